@@ -1,0 +1,258 @@
+"""Validate the gold evaluation set against the corpus.
+
+Run from the repository root::
+
+    python -m eval.check_gold [--gold eval/gold.jsonl] [--data data]
+
+Every item is checked for schema (``GoldItem``), unique ids and questions, and
+against the data files: each quote must be a substring of its stated line, the
+stated report title must be the nearest report title above that line, every
+section heading must occur (in order) between the title and the line, and every
+key fact must occur verbatim in one of the item's source lines or section
+heading lines. A summary is printed; problems are reported as ``<id>: <problem>``
+and make the exit status non-zero. See eval/README.md for the format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+QuestionType = Literal["fact", "list", "why_how", "compare", "aggregate", "unanswerable", "adversarial"]
+Expected = Literal["answer", "refuse", "correct_premise"]
+TYPES: tuple[str, ...] = ("fact", "list", "why_how", "compare", "aggregate", "unanswerable", "adversarial")
+ANSWER_TYPES = {"fact", "list", "why_how", "compare", "aggregate"}
+
+# Minimum number of items per type for this project's gold set (see --no-count-check).
+MIN_PER_TYPE: dict[str, int] = {
+    "fact": 30, "list": 15, "why_how": 12, "compare": 8,
+    "aggregate": 6, "unanswerable": 10, "adversarial": 8,
+}
+MIN_TOTAL = 110
+EXPECT_REPORTS = 79  # reports in data/*.txt (26 + 25 + 6 + 17 + 5)
+
+PAID_MARKER = re.compile(r"##paid(?:begin|end)##")
+# Heading markers: 一、 （一） 1. 1、 （1） ①
+_CN = "一二三四五六七八九十"
+HEADING = re.compile(rf"^(?:[{_CN}]+、|[（(][{_CN}]+[）)]|\d{{1,2}}\s*[.、．]|[（(]\d{{1,2}}[）)]|[①-⑳])")
+# Corpus placeholders that questions must spell out (D建 -> 党建, AAA公众号 -> 微信公众号).
+QUESTION_PLACEHOLDER = re.compile(r"D(?=[建员组的风委支])|AAA(?!级)")
+KEY_FACT_PLACEHOLDER = re.compile(r"D(?=[建员组的风委支])|AAA(?!级)|XX|xx")
+
+
+def clean(line: str) -> str:
+    """Line text as compared: ##paid markers removed, surrounding (full-width) whitespace stripped."""
+    return PAID_MARKER.sub("", line).strip(" \t\r\u3000")
+
+
+class Source(BaseModel):
+    """One place in the corpus that supports the answer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str = Field(pattern=r"^[^/\\]+\.txt$")
+    report_title: str = Field(min_length=2)
+    section: list[str]
+    line: int = Field(ge=1)
+    quote: str = Field(min_length=10, max_length=80)
+
+
+class GoldItem(BaseModel):
+    """One gold question with its expected behaviour and evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^q\d{3,}$")
+    question: str = Field(min_length=5)
+    type: QuestionType
+    answerable: bool
+    expected: Expected
+    key_facts: list[str] = Field(max_length=5)
+    sources: list[Source]
+    notes: str = Field(min_length=1)
+
+    @field_validator("key_facts")
+    @classmethod
+    def _key_fact_length(cls, facts: list[str]) -> list[str]:
+        for fact in facts:
+            if not 2 <= len(fact) <= 20:
+                raise ValueError(f"key fact must be 2-20 characters: {fact!r}")
+        return facts
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GoldItem:
+        if self.type in ANSWER_TYPES and (not self.answerable or self.expected != "answer"):
+            raise ValueError(f"type {self.type} needs answerable=true and expected='answer'")
+        if self.type == "unanswerable" and (self.answerable or self.expected != "refuse"):
+            raise ValueError("type unanswerable needs answerable=false and expected='refuse'")
+        if self.answerable:
+            if self.expected == "refuse":
+                raise ValueError("answerable item cannot expect 'refuse'")
+            if not self.key_facts or not self.sources:
+                raise ValueError("answerable item needs 1-5 key_facts and at least one source")
+        else:
+            if self.expected != "refuse":
+                raise ValueError("unanswerable item must expect 'refuse'")
+            if self.key_facts or self.sources:
+                raise ValueError("unanswerable item must have empty key_facts and sources")
+        reports = {(s.file, s.report_title) for s in self.sources}
+        if self.type == "compare" and len(reports) < 2:
+            raise ValueError("compare item needs sources from at least 2 reports")
+        if self.type == "aggregate" and len(reports) < 3:
+            raise ValueError("aggregate item needs sources from at least 3 reports")
+        return self
+
+
+@dataclass
+class Result:
+    items: list[GoldItem] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def reports(self) -> set[tuple[str, str]]:
+        return {(s.file, s.report_title) for item in self.items for s in item.sources}
+
+
+def load_gold(path: Path, result: Result) -> None:
+    """Parse and schema-check every line; valid items go to ``result.items``."""
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            result.errors.append(f"line {n}: invalid JSON: {exc.msg}")
+            continue
+        label = data.get("id", f"line {n}") if isinstance(data, dict) else f"line {n}"
+        try:
+            result.items.append(GoldItem.model_validate(data))
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"]) or "item"
+                result.errors.append(f"{label}: schema: {where}: {err['msg']}")
+
+
+def check_item(item: GoldItem, corpus: dict[str, list[str]], titles: dict[str, set[str]]) -> list[str]:
+    """Check one item against the corpus; returns problems."""
+    problems: list[str] = []
+    evidence: list[str] = []  # texts of source lines and their section heading lines
+    for src in item.sources:
+        lines = corpus.get(src.file)
+        where = f"{src.file}:{src.line}"
+        if lines is None:
+            problems.append(f"unknown data file {src.file}")
+            continue
+        if src.line > len(lines):
+            problems.append(f"line {src.line} out of range for {src.file} ({len(lines)} lines)")
+            continue
+        text = clean(lines[src.line - 1])
+        evidence.append(text)
+        if src.quote not in text:
+            problems.append(f"quote not found in {where}: {src.quote!r}")
+        above = range(src.line - 1, 0, -1)
+        title_line = next((i for i in above if clean(lines[i - 1]) in titles[src.file]), 0)
+        if title_line == 0:
+            problems.append(f"report_title not found above {where}: {src.report_title!r}")
+            continue
+        if clean(lines[title_line - 1]) != src.report_title:
+            problems.append(
+                f"{where} belongs to report {clean(lines[title_line - 1])!r} (line {title_line}), "
+                f"not {src.report_title!r}"
+            )
+            continue
+        pos = title_line + 1
+        for heading in src.section:
+            if not HEADING.match(heading):
+                problems.append(f"section entry does not start with a heading marker: {heading!r}")
+            found = next((i for i in range(pos, src.line + 1) if clean(lines[i - 1]).startswith(heading)), 0)
+            if found == 0:
+                problems.append(f"section heading not found in order between line {title_line} and {where}: "
+                                f"{heading!r}")
+                break
+            evidence.append(clean(lines[found - 1]))
+            pos = found + 1
+    for fact in item.key_facts:
+        if not any(fact in text for text in evidence):
+            problems.append(f"key fact not in its source lines or section headings: {fact!r}")
+    if QUESTION_PLACEHOLDER.search(item.question):
+        problems.append("question contains a corpus placeholder (write 党建/微信公众号, not D建/AAA公众号)")
+    return problems
+
+
+def check(gold: Path, data: Path, *, counts: bool = True, min_total: int = MIN_TOTAL,
+          expect_reports: int = EXPECT_REPORTS) -> Result:
+    """Validate ``gold`` against the ``*.txt`` files in ``data``."""
+    result = Result()
+    load_gold(gold, result)
+    corpus = {p.name: p.read_text(encoding="utf-8").split("\n") for p in sorted(data.glob("*.txt"))}
+    titles: dict[str, set[str]] = {name: set() for name in corpus}
+    for item in result.items:
+        for src in item.sources:
+            titles.setdefault(src.file, set()).add(src.report_title)
+    ids = Counter(item.id for item in result.items)
+    questions = Counter(item.question for item in result.items)
+    for item in result.items:
+        if ids[item.id] > 1:
+            result.errors.append(f"{item.id}: duplicate id")
+        if questions[item.question] > 1:
+            result.errors.append(f"{item.id}: duplicate question")
+        result.errors.extend(f"{item.id}: {p}" for p in check_item(item, corpus, titles))
+        result.warnings.extend(f"{item.id}: key fact contains a placeholder: {f!r}"
+                               for f in item.key_facts if KEY_FACT_PLACEHOLDER.search(f))
+    if counts:
+        per_type = Counter(item.type for item in result.items)
+        if len(result.items) < min_total:
+            result.errors.append(f"counts: {len(result.items)} items, need at least {min_total}")
+        for typ, low in MIN_PER_TYPE.items():
+            if per_type[typ] < low:
+                result.errors.append(f"counts: {per_type[typ]} {typ} items, need at least {low}")
+    if expect_reports and len(result.reports) < expect_reports:
+        result.errors.append(f"coverage: {len(result.reports)} reports covered, expected {expect_reports}")
+    return result
+
+
+def summary(result: Result, expect_reports: int) -> str:
+    per_type = Counter(item.type for item in result.items)
+    per_expected = Counter(item.expected for item in result.items)
+    per_file = Counter(file for file, _ in result.reports)
+    total = f"/{expect_reports}" if expect_reports else ""
+    lines = [f"items: {len(result.items)}",
+             "per type: " + ", ".join(f"{t}={per_type[t]}" for t in TYPES),
+             "expected: " + ", ".join(f"{k}={v}" for k, v in sorted(per_expected.items())),
+             f"answerable: {sum(i.answerable for i in result.items)}",
+             f"reports covered: {len(result.reports)}{total}",
+             *(f"  {name}: {n}" for name, n in sorted(per_file.items()))]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"))
+    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--no-count-check", action="store_true", help="skip the per-type minimum counts")
+    parser.add_argument("--min-total", type=int, default=MIN_TOTAL)
+    parser.add_argument("--expect-reports", type=int, default=EXPECT_REPORTS,
+                        help="reports that must be covered (0 = do not check)")
+    args = parser.parse_args(argv)
+    result = check(args.gold, args.data, counts=not args.no_count_check, min_total=args.min_total,
+                   expect_reports=args.expect_reports)
+    print(summary(result, args.expect_reports))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    print("FAILED" if result.errors else "OK", f"({len(result.errors)} errors)")
+    return 1 if result.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

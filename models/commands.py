@@ -1,0 +1,40 @@
+"""`rag models …` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from models import fetch
+from models.manifest import load_manifest
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("models", help="list or fetch model weights")
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
+    fetch_parser = sub.add_parser("fetch", help="download, assemble and verify model weights")
+    fetch.add_arguments(fetch_parser)
+    fetch_parser.set_defaults(func=fetch.run)
+    list_parser = sub.add_parser("list", help="list manifest models and whether they are installed")
+    list_parser.add_argument("--json", action="store_true")
+    list_parser.set_defaults(func=_list)
+    parser.set_defaults(func=_list, json=False)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from rag.settings import Settings
+
+    settings = Settings()
+    fetcher = fetch.Fetcher(settings.models_dir, progress=False)
+    rows = [
+        {"name": m.name, "kind": m.kind, "bytes": m.verify.size, "installed": fetcher.is_installed(m),
+         "path": str(m.install_path(settings.models_dir))}
+        for m in load_manifest().models
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name']:32} {r['kind']:22} {r['bytes'] / 1e6:8.0f} MB  "
+                  f"{'installed' if r['installed'] else 'missing  '}  {r['path']}")
+    return 0

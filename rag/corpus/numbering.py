@@ -1,0 +1,76 @@
+"""Heading numbering and its rank.
+
+「一、」 is rank 1, 「（一）」 rank 2, 「1.」/「1、」/「1．」 rank 3, 「（1）」/「①」 rank 4.
+
+Inline enumerations (「一是…二是…」) are not numbering: they carry no separator after the numeral.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CN = "一二三四五六七八九十百零〇两"
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+
+_PATTERNS: list[tuple[int, re.Pattern[str]]] = [
+    (1, re.compile(rf"^([{_CN}]{{1,3}})\s*[、.．]\s*")),
+    (2, re.compile(rf"^[（(]\s*([{_CN}]{{1,3}})\s*[）)]\s*[、.．]?\s*")),
+    # 「1.5亿元」 is a number, not a heading; 「1.2023年…」 and 「2、2022年度…」 are headings.
+    (3, re.compile(r"^(\d{1,2})\s*(?:、|[.．](?!\d)|[.．](?=(?:19|20)\d{2}年))\s*")),
+    (4, re.compile(r"^[（(]\s*(\d{1,2})\s*[）)]\s*")),
+    (4, re.compile(r"^(\d{1,2})\s*[）)]\s*")),
+    (4, re.compile(r"^([\u2460-\u2473])\s*")),  # ①…⑳
+]
+
+
+@dataclass(frozen=True)
+class Marker:
+    text: str  # the numbering as written, e.g. 「（一）」, without trailing spaces
+    rank: int  # 1 for 一、, 2 for （一）, 3 for 1., 4 for （1）/①
+    number: int
+    rest_start: int  # index in the line where the text after the numbering starts
+
+
+def chinese_number(numeral: str) -> int:
+    """一 → 1, 十 → 10, 十二 → 12, 二十 → 20, 二十三 → 23, 一百 → 100."""
+    if "百" in numeral:
+        head, _, tail = numeral.partition("百")
+        return (_CN_DIGITS.get(head, 1) if head else 1) * 100 + (chinese_number(tail) if tail else 0)
+    if "十" in numeral:
+        head, _, tail = numeral.partition("十")
+        return (_CN_DIGITS.get(head, 1) if head else 1) * 10 + (_CN_DIGITS.get(tail, 0) if tail else 0)
+    value = 0
+    for ch in numeral:
+        value = value * 10 + _CN_DIGITS.get(ch, 0)
+    return value
+
+
+def parse_marker(content: str) -> Marker | None:
+    """The numbering a line starts with, if any."""
+    for rank, pattern in _PATTERNS:
+        m = pattern.match(content)
+        if not m:
+            continue
+        token = m.group(1)
+        if "\u2460" <= token <= "\u2473":  # checked first: str.isdigit() is true for ① too
+            number = ord(token) - 0x2460 + 1
+        elif token.isdigit():
+            number = int(token)
+        else:
+            number = chinese_number(token)
+        return Marker(text=content[: m.end()].rstrip(), rank=rank, number=number, rest_start=m.end())
+    return None

@@ -1,0 +1,93 @@
+"""One report file → ``SourceFile`` with its ``Report`` objects (segmentation, section trees, metadata)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path, PurePath
+
+from rag.corpus import metadata
+from rag.corpus.models import Report, SourceFile
+from rag.corpus.normalize import normalize_for_search
+from rag.corpus.reading import SourceText, decode_source
+from rag.corpus.sections import build_section_tree
+from rag.corpus.segment import ReportSpan, segment
+from rag.errors import CorpusError
+
+# Bump when parsing changes the ids, sections or metadata it produces: indexes built earlier become stale.
+PARSER_VERSION = "1"
+
+
+def report_id(file_name: str, ordinal: int) -> str:
+    """'<file stem>-r<ordinal>': the same file gives the same ids on every run."""
+    return f"{PurePath(file_name).stem}-r{ordinal:02d}"
+
+
+def _opening(report: Report) -> str | None:
+    """The first two plain paragraphs, where reports say who is writing (「市医保局在市委…领导下」)."""
+    texts = [p.text for _, p in report.iter_paragraphs() if p.kind == "text"][:2]
+    return "".join(texts) or None
+
+
+def _build_report(
+    source: SourceText, span: ReportSpan, ordinal: int, compilation_title: str | None
+) -> Report:
+    rid = report_id(source.name, ordinal)
+    title = span.title.content
+    root = build_section_tree(rid, span.body)
+    default_year = metadata.first_year(compilation_title or "")
+    report = Report(
+        id=rid,
+        source_file=source.name,
+        ordinal=ordinal,
+        compilation_title=compilation_title,
+        title=title,
+        search_title=normalize_for_search(title),
+        title_line=span.title.number,
+        title_char_start=span.title.start,
+        title_char_end=span.title.end,
+        line_end=span.body[-1].number,
+        periods=metadata.parse_periods(
+            title, default_year=default_year if not metadata.first_year(title) else None
+        ),
+        kind=metadata.report_kind(title),
+        root=root,
+    )
+    if not report.periods and compilation_title:
+        report.periods = metadata.parse_periods(compilation_title)
+    body, body_source, level = metadata.describe_writer(title, _opening(report))
+    report.issuing_body, report.issuing_body_source, report.admin_level = body, body_source, level
+    return report
+
+
+def parse_source(source: SourceText, sha256: str = "") -> SourceFile:
+    seg = segment(source)
+    compilation_title = seg.compilation_title.content if seg.compilation_title else None
+    reports = [
+        _build_report(source, span, ordinal, compilation_title)
+        for ordinal, span in enumerate(seg.reports, start=1)
+    ]
+    return SourceFile(
+        name=source.name,
+        sha256=sha256,
+        encoding=source.encoding,
+        newline=source.newline,
+        compilation_title=compilation_title,
+        compilation_title_line=seg.compilation_title.number if seg.compilation_title else None,
+        declared_count=seg.declared_count,
+        toc=seg.toc,
+        reports=reports,
+        warnings=seg.warnings,
+    )
+
+
+def parse_bytes(data: bytes, name: str) -> SourceFile:
+    return parse_source(decode_source(data, name), hashlib.sha256(data).hexdigest())
+
+
+def parse_file(path: Path | str) -> SourceFile:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{path.name}: cannot read the file ({exc.strerror or exc})") from exc
+    return parse_bytes(data, path.name)

@@ -1,0 +1,93 @@
+"""The one typed settings object. Every component reads its configuration from here.
+
+Values come from (highest first): keyword arguments, environment variables prefixed ``RAG_``
+(e.g. ``RAG_MODELS_DIR``), a ``.env`` file in the working directory, then the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CACHE_HOME = Path.home() / ".cache" / "govreport-rag"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        PROJECT_ROOT / "data",
+        description="Folder of report files (compilations or single reports) the service answers from.",
+    )
+    models_dir: Path = Field(
+        CACHE_HOME / "models",
+        description="Where `rag models fetch` puts model weights; outside the clone so clones share it.",
+    )
+    cache_dir: Path = Field(
+        CACHE_HOME / "cache",
+        description="Embedding cache (keyed by model + text hash) and other rebuildable caches.",
+    )
+    index_dir: Path = Field(
+        PROJECT_ROOT / "var" / "index",
+        description="Where the built search index (FAISS + chunk metadata + manifest) lives.",
+    )
+    embedding_model: str = Field(
+        "embeddinggemma-300m",
+        description="Name of the embedding model in models/manifest.toml, or a path to a "
+        "sentence-transformers folder.",
+    )
+    llm_model: str = Field(
+        "qwen2.5-coder-0.5b-instruct",
+        description="Name of the GGUF model in models/manifest.toml used for answers.",
+    )
+    llm_path: Path | None = Field(
+        None,
+        description="Explicit path to any GGUF file; overrides `llm_model` (e.g. a bigger instruct model).",
+    )
+    llm_context: int = Field(4096, ge=512, le=131072, description="LLM context window in tokens.")
+    threads: int = Field(2, ge=1, le=256, description="CPU threads for the embedding model and the LLM.")
+    host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
+    port: Port = Field(8000, description="Port the HTTP service listens on.")
+
+    @field_validator("data_dir", "models_dir", "cache_dir", "index_dir", "llm_path", mode="after")
+    @classmethod
+    def _expand(cls, v: Path | None) -> Path | None:
+        return v.expanduser().resolve() if v is not None else None
+
+    @field_validator("host")
+    @classmethod
+    def _host_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("host must not be empty; use 127.0.0.1 to serve only this machine")
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _dirs_distinct(self) -> Settings:
+        if self.models_dir == self.data_dir:
+            raise ValueError("models_dir and data_dir must be different folders")
+        return self
+
+    def embedding_model_path(self) -> Path:
+        """Folder of the embedding model: a manifest name resolves inside ``models_dir``."""
+        candidate = Path(self.embedding_model).expanduser()
+        if candidate.is_absolute() or candidate.exists():
+            return candidate.resolve()
+        from models.manifest import load_manifest
+
+        return load_manifest().model(self.embedding_model).install_path(self.models_dir)
+
+    def llm_model_path(self) -> Path:
+        """GGUF file to load: ``llm_path`` if set, else the manifest model inside ``models_dir``."""
+        if self.llm_path is not None:
+            return self.llm_path
+        from models.manifest import load_manifest
+
+        return load_manifest().model(self.llm_model).install_path(self.models_dir)

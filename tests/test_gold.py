@@ -1,0 +1,151 @@
+"""Tests for the gold evaluation set and its checker (eval/check_gold.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from eval.check_gold import GoldItem, Result, check  # noqa: E402
+
+CORPUS = "\n".join([
+    "示例汇编",
+    "XX局2023年下半年工作计划",
+    "　　一、加强财政管理",
+    "　　（一）资金监管。严格实行专户管理、专款专用，全年拨付资金1.5亿元。",
+    "##paidbegin##YY局2023年上半年工作总结",
+    "　　一、主要成绩",
+    "　　完成审计项目14项，提出审计建议15条。",
+    "",
+])
+
+BASE: dict[str, Any] = {
+    "id": "q001",
+    "question": "XX局2023年下半年在资金管理上有什么安排？",
+    "type": "fact",
+    "answerable": True,
+    "expected": "answer",
+    "key_facts": ["专户管理", "1.5亿元"],
+    "sources": [{
+        "file": "sample.txt",
+        "report_title": "XX局2023年下半年工作计划",
+        "section": ["一、加强财政管理", "（一）资金监管。"],
+        "line": 4,
+        "quote": "严格实行专户管理、专款专用",
+    }],
+    "notes": "资金监管一节。",
+}
+OTHER: dict[str, Any] = {
+    "id": "q002",
+    "question": "YY局2023年上半年完成了多少个审计项目？",
+    "type": "fact",
+    "answerable": True,
+    "expected": "answer",
+    "key_facts": ["14项"],
+    "sources": [{
+        "file": "sample.txt",
+        "report_title": "YY局2023年上半年工作总结",
+        "section": ["一、主要成绩"],
+        "line": 7,
+        "quote": "完成审计项目14项，提出审计建议15条",
+    }],
+    "notes": "标题行带 ##paidbegin## 标记。",
+}
+
+
+def run(tmp_path: Path, items: list[dict[str, Any]], **kwargs: Any) -> Result:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "sample.txt").write_text(CORPUS, encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    kwargs.setdefault("counts", False)
+    kwargs.setdefault("expect_reports", 0)
+    return check(gold, data, **kwargs)
+
+
+def broken(**changes: Any) -> dict[str, Any]:
+    item = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if key.startswith("src_"):
+            item["sources"][0][key[4:]] = value
+        else:
+            item[key] = value
+    return item
+
+
+def test_real_gold_set_passes() -> None:
+    result = check(ROOT / "eval" / "gold.jsonl", ROOT / "data")
+    assert result.errors == []
+    assert len(result.items) >= 110
+    assert len(result.reports) == 79
+    assert {item.type for item in result.items} == {
+        "fact", "list", "why_how", "compare", "aggregate", "unanswerable", "adversarial"}
+
+
+def test_cli_reports_full_coverage() -> None:
+    proc = subprocess.run([sys.executable, "-m", "eval.check_gold"], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "reports covered: 79/79" in proc.stdout
+
+
+def test_valid_sample_passes(tmp_path: Path) -> None:
+    result = run(tmp_path, [BASE, OTHER])
+    assert result.errors == []
+    assert result.reports == {
+        ("sample.txt", "XX局2023年下半年工作计划"), ("sample.txt", "YY局2023年上半年工作总结")}
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    (broken(src_quote="严格实行专户管理和统一调度"), "q001: quote not found in sample.txt:4"),
+    (broken(src_line=99), "q001: line 99 out of range"),
+    (broken(src_line=7, src_quote="完成审计项目14项，提出审计建议"),
+     "belongs to report 'YY局2023年上半年工作总结'"),
+    (broken(key_facts=["专户管理", "2亿元"]),
+     "q001: key fact not in its source lines or section headings: '2亿元'"),
+    (broken(src_section=["一、加强财政管理", "（二）人员管理"]), "q001: section heading not found in order"),
+    (broken(src_section=["加强财政管理"]), "section entry does not start with a heading marker"),
+    (broken(question="XX局2023年下半年D建工作有什么安排？"), "q001: question contains a corpus placeholder"),
+    (broken(key_facts=["严格实行专户管理、专款专用，全年拨付资金1.5亿元"]),
+     "key fact must be 2-20 characters"),
+    (broken(type="unanswerable", answerable=False, expected="refuse"),
+     "unanswerable item must have empty key_facts and sources"),
+    (broken(type="compare"), "compare item needs sources from at least 2 reports"),
+    (broken(expected="correct"), "q001: schema: expected"),
+])
+def test_broken_item_is_reported(tmp_path: Path, item: dict[str, Any], message: str) -> None:
+    result = run(tmp_path, [item, OTHER])
+    assert any(message in error for error in result.errors), result.errors
+
+
+def test_missing_report_title(tmp_path: Path) -> None:
+    result = run(tmp_path, [broken(src_report_title="ZZ局2023年工作总结")])
+    assert any("report_title not found above sample.txt:4" in e for e in result.errors), result.errors
+
+
+def test_duplicate_id(tmp_path: Path) -> None:
+    result = run(tmp_path, [BASE, dict(OTHER, id="q001")])
+    assert "q001: duplicate id" in result.errors
+
+
+def test_counts_and_coverage(tmp_path: Path) -> None:
+    result = run(tmp_path, [BASE, OTHER], counts=True, expect_reports=3)
+    assert any(e.startswith("counts: 2 items, need at least") for e in result.errors)
+    assert "coverage: 2 reports covered, expected 3" in result.errors
+
+
+def test_gold_item_model_is_reusable() -> None:
+    item = GoldItem.model_validate(BASE)
+    assert item.sources[0].line == 4
+    with pytest.raises(ValueError, match="answerable item needs"):
+        GoldItem.model_validate(dict(BASE, key_facts=[]))
