@@ -33,7 +33,7 @@ models: $(INSTALLED)
 	$(PY) -m models.fetch
 
 index: models
-	@echo "index: the search index arrives with the retrieval issue"
+	$(VENV)/bin/rag index
 
 run: index
 	$(VENV)/bin/rag serve
@@ -44,8 +44,9 @@ test: models
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 
-eval: $(INSTALLED)
+eval: index
 	$(PY) -m eval.check_gold
+	$(VENV)/bin/rag eval retrieval
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

@@ -7,6 +7,8 @@ Vectors are L2-normalised, so inner product is cosine similarity.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,8 +22,33 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def model_fingerprint(model_path: Path) -> str:
+    """Identifies an embedding model without loading it: folder name + configs + weights size.
+
+    Used as the embedding cache key prefix and in the index manifest (a changed model means stale).
+    """
+    h = hashlib.sha256()
+    for name in ("config.json", "modules.json", "config_sentence_transformers.json"):
+        f = model_path / name
+        if f.is_file():
+            h.update(f.read_bytes())
+    weights = model_path / "model.safetensors"
+    h.update(str(weights.stat().st_size if weights.is_file() else 0).encode())
+    return f"{model_path.name}:{h.hexdigest()[:12]}"
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU does bf16 matrix maths natively (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 class Encoder:
-    def __init__(self, model_path: Path, threads: int = 2, batch_size: int = 16):
+    def __init__(self, model_path: Path, threads: int = 2, batch_size: int = 16,
+                 bf16_queries: bool | None = None):
         if not (model_path / "modules.json").is_file():
             raise ModelMissing(
                 f"embedding model not found at {model_path}; run `make models` (or `rag models fetch`)"
@@ -33,21 +60,41 @@ class Encoder:
         self.model_path = model_path
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        # Queries are on the latency path: a bf16 copy of the model embeds them ~1.8x faster on CPUs
+        # with native bf16 (measured: 59 vs 107 ms p50, cosine to fp32 ≥ 0.998). Passages stay fp32,
+        # so the index and the embedding cache do not depend on the machine.
+        if bf16_queries is None:
+            bf16_queries = cpu_has_bf16()
+        self._query_model = (
+            copy.deepcopy(self._model).to(torch.bfloat16) if bf16_queries else self._model
+        )
         self.dim: int = (getattr(self._model, "get_embedding_dimension", None)
                           or self._model.get_sentence_embedding_dimension)() or 768
         # Identifies the vectors this encoder makes (cache keys, index manifests).
-        self.model_id = f"{model_path.name}:{self.dim}"
+        self.model_id = model_fingerprint(model_path)
 
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
-        return self._encode(list(queries), prompt_name="query", progress=False)
+        if not queries:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._query_model.encode(list(queries), prompt_name="query", convert_to_tensor=True,
+                                        normalize_embeddings=False, show_progress_bar=False)
+        vecs = vecs.float().numpy()
+        return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True).clip(min=1e-12)).astype(np.float32)
+
+    @staticmethod
+    def document_inputs(texts: Sequence[str], titles: Sequence[str] | None = None) -> list[str]:
+        """The exact strings the model sees for passages (also the embedding cache's keys)."""
+        titles = titles or ["none"] * len(texts)
+        return [f"title: {t or 'none'} | text: {x}" for t, x in zip(titles, texts, strict=True)]
 
     def encode_documents(
         self, texts: Sequence[str], titles: Sequence[str] | None = None, progress: bool = False
     ) -> np.ndarray:
-        titles = titles or ["none"] * len(texts)
-        docs = [f"title: {t or 'none'} | text: {x}" for t, x in zip(titles, texts, strict=True)]
-        # The prompt is already spelled out above, so no prompt_name here.
-        return self._encode(docs, prompt_name=None, progress=progress)
+        return self.encode_inputs(self.document_inputs(texts, titles), progress=progress)
+
+    def encode_inputs(self, inputs: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Embed strings that already carry their prompt (see ``document_inputs``)."""
+        return self._encode(list(inputs), prompt_name=None, progress=progress)
 
     def _encode(self, texts: list[str], prompt_name: str | None, progress: bool) -> np.ndarray:
         if not texts:

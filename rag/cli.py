@@ -17,7 +17,9 @@ from rag.errors import RagError
 COMMAND_MODULES = [
     "models.commands",
     "rag.corpus.commands",
+    "rag.search_commands",
     "api.commands",
+    "eval.commands",
 ]
 
 

@@ -21,3 +21,56 @@ def settings(tmp_path, monkeypatch) -> Settings:
 def real_settings() -> Settings:
     """The machine's settings: real models dir (filled by `make models`)."""
     return Settings(_env_file=None)
+
+
+class FakeEncoder:
+    """Deterministic stand-in for the embedding model: hashed character bigrams, L2-normalised.
+
+    Texts sharing bigrams get similar vectors, so rankings can be checked by hand; no model is loaded.
+    """
+
+    dim = 64
+    model_id = "fake-bigrams:1"
+
+    def __init__(self):
+        self.calls = 0  # how many texts were embedded
+
+    def _vec(self, text: str):
+        import zlib
+
+        import numpy as np
+
+        v = np.zeros(self.dim, dtype=np.float32)
+        for a, b in zip(text, text[1:], strict=False):
+            v[zlib.crc32((a + b).encode()) % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def document_inputs(self, texts, titles=None):
+        titles = titles or ["none"] * len(texts)
+        return [f"title: {t} | text: {x}" for t, x in zip(titles, texts, strict=True)]
+
+    def encode_inputs(self, inputs, progress=False):
+        import numpy as np
+
+        self.calls += len(inputs)
+        return np.stack([self._vec(x) for x in inputs]) if inputs else np.zeros((0, self.dim), np.float32)
+
+    def encode_documents(self, texts, titles=None, progress=False):
+        return self.encode_inputs(self.document_inputs(texts, titles))
+
+    def encode_queries(self, queries):
+        return self.encode_inputs(list(queries))
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture(scope="session")
+def real_corpus():
+    from rag.corpus import load_corpus
+    from rag.settings import PROJECT_ROOT
+
+    return load_corpus(PROJECT_ROOT / "data")

@@ -1,0 +1,244 @@
+"""The search index: chunks + dense vectors (FAISS) + BM25, persisted as one versioned folder.
+
+Layout of ``index_dir``::
+
+    CURRENT                 name of the live version folder (replaced atomically)
+    v-<corpus>-<time>/      manifest.json, chunks.jsonl, tokens.json, dense.faiss
+
+A build writes a new version folder aside, fsyncs it, renames it into place and only then swaps
+``CURRENT``; a crash at any point leaves the previous version loadable. The manifest records what the
+index was built from (embedding model, chunker version and settings, corpus hash) so a stale index
+is detected and rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from embeddings.cache import EmbeddingCache, cached_encode
+from embeddings.encoder import model_fingerprint
+from rag.bm25 import BM25, tokenize
+from rag.chunking import CHUNKER_VERSION, Chunk, ChunkConfig, chunk_corpus
+from rag.corpus import Corpus
+from rag.errors import IndexNotReady
+
+FORMAT = 1
+
+
+class IndexManifest(BaseModel):
+    format: int = FORMAT
+    model_id: str
+    chunker_version: str
+    chunk_config: ChunkConfig
+    corpus_hash: str
+    n_chunks: int
+    dim: int
+    built_at: float
+    build_seconds: float
+    embedded: int  # how many chunks had to be embedded (the rest came from the cache)
+
+    def matches(self, model_id: str, corpus_hash: str, cfg: ChunkConfig) -> bool:
+        return (self.format == FORMAT and self.model_id == model_id and self.corpus_hash == corpus_hash
+                and self.chunker_version == CHUNKER_VERSION and self.chunk_config == cfg)
+
+
+class VectorStore:
+    """Dense search behind one class: exact inner product now; swap in HNSW/IVF for big corpora."""
+
+    def __init__(self, vectors: np.ndarray):
+        import faiss
+
+        self.dim = int(vectors.shape[1])
+        self.index = faiss.IndexFlatIP(self.dim)
+        if len(vectors):
+            self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    @classmethod
+    def read(cls, path: Path) -> VectorStore:
+        import faiss
+
+        store = cls.__new__(cls)
+        store.index = faiss.read_index(str(path))
+        store.dim = store.index.d
+        return store
+
+    def write(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the query to every chunk (exact; fine up to ~10⁵ chunks)."""
+        n = self.index.ntotal
+        if n == 0:
+            return np.zeros(0, dtype=np.float32)
+        sims, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), n)
+        out = np.empty(n, dtype=np.float32)
+        out[ids[0]] = sims[0]
+        return out
+
+
+class SearchIndex:
+    def __init__(self, manifest: IndexManifest, chunks: list[Chunk], tokens: list[list[str]],
+                 dense: VectorStore):
+        self.manifest = manifest
+        self.chunks = chunks
+        self.tokens = tokens
+        self.dense = dense
+        self.bm25 = BM25(tokens)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+
+def bm25_document(chunk: Chunk) -> str:
+    """What BM25 indexes: the context (report header, section path) and the normalised body."""
+    return f"{chunk.context} {chunk.search_text}"
+
+
+# -- building -----------------------------------------------------------------------------------
+
+
+def embed_chunks(chunks: list[Chunk], encoder, cache: EmbeddingCache | None,
+                 progress: bool = True) -> tuple[np.ndarray, int]:
+    inputs = encoder.document_inputs([c.search_text for c in chunks], [c.embed_title for c in chunks])
+    if cache is None:
+        return encoder.encode_inputs(inputs, progress=progress), len(inputs)
+    return cached_encode(cache, encoder.model_id, inputs,
+                         lambda idx: encoder.encode_inputs([inputs[i] for i in idx]),
+                         encoder.dim, progress=progress)
+
+
+def build_index(corpus: Corpus, encoder, index_dir: Path, cache: EmbeddingCache | None,
+                model_id: str, cfg: ChunkConfig | None = None, progress: bool = True) -> SearchIndex:
+    cfg = cfg or ChunkConfig()
+    t0 = time.perf_counter()
+    chunks = chunk_corpus(corpus, cfg)
+    tokens = [tokenize(bm25_document(c)) for c in chunks]
+    vectors, embedded = embed_chunks(chunks, encoder, cache, progress=progress)
+    manifest = IndexManifest(model_id=model_id, chunker_version=CHUNKER_VERSION, chunk_config=cfg,
+                             corpus_hash=corpus.content_hash, n_chunks=len(chunks), dim=vectors.shape[1],
+                             built_at=time.time(), build_seconds=0.0, embedded=embedded)
+    dense = VectorStore(vectors)
+    manifest.build_seconds = round(time.perf_counter() - t0, 3)
+    save_index(index_dir, manifest, chunks, tokens, dense)
+    return SearchIndex(manifest, chunks, tokens, dense)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(path, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_index(index_dir: Path, manifest: IndexManifest, chunks: list[Chunk], tokens: list[list[str]],
+               dense: VectorStore, keep: int = 2) -> Path:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        _write(tmp / "chunks.jsonl", "".join(c.model_dump_json() + "\n" for c in chunks))
+        _write(tmp / "tokens.json", json.dumps(tokens, ensure_ascii=False))
+        dense.write(tmp / "dense.faiss")
+        with open(tmp / "dense.faiss", "rb") as f:
+            os.fsync(f.fileno())
+        _write(tmp / "manifest.json", manifest.model_dump_json(indent=2))  # written last: marks complete
+        _fsync_dir(tmp)
+        name = f"v-{manifest.corpus_hash[:10]}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:4]}"
+        final = index_dir / name
+        os.replace(tmp, final)
+        _write(index_dir / "CURRENT.tmp", name)
+        os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(index_dir, keep=keep, live=name)
+    return final
+
+
+def _prune(index_dir: Path, keep: int, live: str) -> None:
+    versions = sorted((p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in [p for p in versions if p.name != live][: max(0, len(versions) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in index_dir.glob(".tmp-*"):  # left by a crashed build
+        if time.time() - tmp.stat().st_mtime > 60:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def current_version(index_dir: Path) -> Path | None:
+    try:
+        name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    path = index_dir / name
+    return path if (path / "manifest.json").is_file() else None
+
+
+def read_manifest(index_dir: Path) -> IndexManifest | None:
+    version = current_version(index_dir)
+    if version is None:
+        return None
+    try:
+        return IndexManifest.model_validate_json((version / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def load_index(index_dir: Path) -> SearchIndex:
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexNotReady(f"no search index in {index_dir}; run `rag index` (or `make index`)")
+    try:
+        manifest = IndexManifest.model_validate_json((version / "manifest.json").read_text(encoding="utf-8"))
+        with open(version / "chunks.jsonl", encoding="utf-8") as f:
+            chunks = [Chunk.model_validate_json(line) for line in f if line.strip()]
+        tokens = json.loads((version / "tokens.json").read_text(encoding="utf-8"))
+        dense = VectorStore.read(version / "dense.faiss")
+    except (OSError, ValueError) as exc:
+        raise IndexNotReady(f"index in {version} is unreadable ({exc}); run `rag index --rebuild`") from exc
+    if not (len(chunks) == len(tokens) == dense.index.ntotal == manifest.n_chunks):
+        raise IndexNotReady(f"index in {version} is inconsistent; run `rag index --rebuild`")
+    return SearchIndex(manifest, chunks, tokens, dense)
+
+
+def ensure_index(corpus: Corpus, index_dir: Path, model_path: Path, cache_dir: Path,
+                 encoder_factory: Callable[[], object], rebuild: bool = False,
+                 cfg: ChunkConfig | None = None, progress: bool = True) -> tuple[SearchIndex, bool]:
+    """Load the index if it is fresh, else build it. Returns (index, built)."""
+    cfg = cfg or ChunkConfig()
+    model_id = model_fingerprint(model_path)
+    manifest = read_manifest(index_dir)
+    if not rebuild and manifest is not None and manifest.matches(model_id, corpus.content_hash, cfg):
+        return load_index(index_dir), False
+    if manifest is not None and not rebuild:
+        print("index is stale (corpus, chunker or model changed); rebuilding", file=sys.stderr)
+    encoder = encoder_factory()
+    cache = EmbeddingCache(cache_dir / "embeddings.sqlite")
+    try:
+        return build_index(corpus, encoder, index_dir, cache, model_id, cfg, progress=progress), True
+    finally:
+        cache.close()

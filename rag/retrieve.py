@@ -1,0 +1,127 @@
+"""Hybrid retrieval: BM25 and dense rankings fused by reciprocal rank, filtered, one hit per section.
+
+Reciprocal-rank fusion needs no score calibration between the two very different scorers, and it
+rewards chunks both agree on. Filters on report metadata are applied before ranking.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from rag.bm25 import tokenize
+from rag.chunking import Chunk
+from rag.corpus import normalize_for_search
+from rag.errors import RagError
+from rag.index import SearchIndex
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+class Filters(BaseModel):
+    period: str | None = Field(None, description="e.g. 2023年下半年; matches any period the report names")
+    kind: str | None = Field(None, description="总结 or 计划 (reports that are both match either)")
+    body: str | None = Field(None, description="substring of the issuing body or report title, e.g. 水利局")
+    level: str | None = Field(None, description="市/区/县/乡/镇/街道/村")
+    report_id: str | None = None
+
+    def active(self) -> bool:
+        return any(v for v in self.model_dump().values())
+
+    def matches(self, c: Chunk) -> bool:
+        if self.report_id and c.report_id != self.report_id:
+            return False
+        if self.period and not any(self.period in p for p in c.periods):
+            return False
+        if self.kind and not (c.kind == self.kind or c.kind == "both"):
+            return False
+        if self.body and self.body not in (c.issuing_body or "") and self.body not in c.report_title:
+            return False
+        return not (self.level and c.admin_level != self.level)
+
+
+class Hit(BaseModel):
+    rank: int
+    score: float
+    chunk_id: str
+    report_id: str
+    report_title: str
+    source_file: str
+    section_id: str
+    section_path: list[str]
+    text: str
+    line_start: int
+    line_end: int
+    char_start: int
+    char_end: int
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+def _ranks(scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Rank (0 = best) of every chunk under ``scores``; disallowed chunks get an infinite rank."""
+    masked = np.where(allowed, scores, -np.inf)
+    order = np.argsort(-masked, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[order] = np.arange(len(scores))
+    ranks[~allowed] = np.inf
+    return ranks
+
+
+class Retriever:
+    def __init__(self, index: SearchIndex, encoder, rrf_k: float = 60.0, dense_weight: float = 1.0,
+                 bm25_weight: float = 1.0):
+        self.index = index
+        self.encoder = encoder
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.bm25_weight = bm25_weight
+        self.last_timings: dict[str, float] = {}
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None,
+               mode: Mode = "hybrid") -> list[Hit]:
+        query = query.strip()
+        if not query:
+            raise RagError("the query is empty; type a question or keywords")
+        t0 = time.perf_counter()
+        chunks = self.index.chunks
+        n = len(chunks)
+        allowed = np.ones(n, dtype=bool)
+        if filters is not None and filters.active():
+            allowed = np.fromiter((filters.matches(c) for c in chunks), dtype=bool, count=n)
+        norm = normalize_for_search(query)
+        dense = bm25 = None
+        fused = np.zeros(n, dtype=np.float64)
+        if mode in ("hybrid", "dense"):
+            qv = self.encoder.encode_queries([norm])[0]
+            dense = self.index.dense.scores(qv)
+            fused += self.dense_weight / (self.rrf_k + 1 + _ranks(dense, allowed))
+        t1 = time.perf_counter()
+        if mode in ("hybrid", "bm25"):
+            bm25 = self.index.bm25.scores(tokenize(norm))
+            fused += self.bm25_weight / (self.rrf_k + 1 + _ranks(bm25, allowed))
+        fused[~allowed] = -np.inf
+        order = np.argsort(-fused, kind="stable")
+        hits: list[Hit] = []
+        seen_sections: set[str] = set()
+        for i in order:
+            if not np.isfinite(fused[i]) or len(hits) >= k:
+                break
+            c = chunks[i]
+            if c.section_id in seen_sections:  # one hit per section: the best chunk speaks for it
+                continue
+            seen_sections.add(c.section_id)
+            hits.append(Hit(
+                rank=len(hits) + 1, score=float(fused[i]), chunk_id=c.chunk_id, report_id=c.report_id,
+                report_title=c.report_title, source_file=c.source_file, section_id=c.section_id,
+                section_path=c.section_path, text=c.text, line_start=c.line_start, line_end=c.line_end,
+                char_start=c.char_start, char_end=c.char_end,
+                dense_score=float(dense[i]) if dense is not None else None,
+                bm25_score=float(bm25[i]) if bm25 is not None else None,
+            ))
+        t2 = time.perf_counter()
+        self.last_timings = {"embed_ms": (t1 - t0) * 1000, "total_ms": (t2 - t0) * 1000}
+        return hits
