@@ -16,12 +16,13 @@ import bisect
 import itertools
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from rag.corpus import Corpus, Paragraph, Report, Section, normalize_for_search, source_text
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 
 
 class ChunkConfig(BaseModel):
@@ -32,12 +33,20 @@ class ChunkConfig(BaseModel):
 
 class Chunk(BaseModel):
     chunk_id: str
+    chunk_type: Literal["text", "outline"] = Field(
+        "text", description="text: a run of a section's paragraphs; outline: the headings of a section's "
+        "sub-sections, one per line (answers 「哪几方面」 questions)."
+    )
     report_id: str
     report_title: str
     source_file: str
     section_id: str
     section_path: list[str]
-    text: str = Field(description="Original text: source_text[char_start:char_end].")
+    text: str = Field(description="Original text: source_text[char_start:char_end] for text chunks; "
+                      "for outline chunks the pieces in `parts`, joined by newlines.")
+    parts: list[tuple[int, int]] = Field(
+        default_factory=list, description="Char spans of the source the text is made of (for highlighting)."
+    )
     line_start: int
     line_end: int
     char_start: int
@@ -173,13 +182,68 @@ def chunk_report(report: Report, text: str, line_starts: list[int], cfg: ChunkCo
                 report_id=report.id, report_title=report.title, source_file=report.source_file,
                 section_id=section.id, section_path=list(path), text=raw,
                 line_start=_line_of(line_starts, a), line_end=_line_of(line_starts, b - 1),
-                char_start=a, char_end=b,
+                char_start=a, char_end=b, parts=[(a, b)],
                 embed_title=normalize_for_search(title), search_text=normalize_for_search(raw),
                 context=normalize_for_search(" ".join([header, *path])),
                 issuing_body=report.issuing_body, period=report.period, periods=list(report.periods),
                 kind=report.kind, admin_level=report.admin_level,
             ))
     return chunks
+
+
+OUTLINE_PIECE_MAX = 50
+
+
+def _heading_piece(section: Section) -> tuple[int, int] | None:
+    """Span of a section's heading as it stands in the source (a run-in heading: its first sentence)."""
+    first = section.paragraphs[0] if section.paragraphs else None
+    if first is None or first.kind not in ("heading", "run_in"):
+        return None
+    text = first.text
+    end = text.find("。")
+    n = end + 1 if 0 <= end < OUTLINE_PIECE_MAX else min(len(text), OUTLINE_PIECE_MAX)
+    return first.char_start, first.char_start + n
+
+
+def outline_chunks(report: Report, text: str, line_starts: list[int], cfg: ChunkConfig,
+                   start: int) -> list[Chunk]:
+    """One chunk per section with two or more sub-sections: their headings, one per line.
+
+    「重点做好哪几方面工作」 is answered by a report's or section's headings, which no body chunk holds
+    together. Each line is a verbatim prefix of its source line, so it can be quoted and highlighted.
+    """
+    header = report_header(report)
+    out: list[Chunk] = []
+    for section in report.iter_sections():
+        pieces = [p for p in (_heading_piece(c) for c in section.children) if p is not None]
+        if len(pieces) < 2:
+            continue
+        kept, size = [], 0
+        for a, b in pieces:
+            if size + (b - a) > cfg.max_chars and kept:
+                break
+            kept.append((a, b))
+            size += b - a + 1
+        body = "\n".join(text[a:b] for a, b in kept)
+        title = header + (f" > {section.path[-1][:20]}" if section.path else "")
+        out.append(_outline(report, section, body, kept, line_starts, title, header, start + len(out)))
+    return out
+
+
+def _outline(report: Report, section: Section, body: str, kept: list[tuple[int, int]],
+             line_starts: list[int], title: str, header: str, n: int) -> Chunk:
+    path = section.path
+    return Chunk(
+        chunk_id=f"{report.id}-c{n + 1:03d}", chunk_type="outline",
+        report_id=report.id, report_title=report.title, source_file=report.source_file,
+        section_id=section.id, section_path=list(path), text=body, parts=kept,
+        line_start=_line_of(line_starts, kept[0][0]), line_end=_line_of(line_starts, kept[-1][1] - 1),
+        char_start=kept[0][0], char_end=kept[-1][1],
+        embed_title=normalize_for_search(title), search_text=normalize_for_search(body),
+        context=normalize_for_search(" ".join([header, *path])),
+        issuing_body=report.issuing_body, period=report.period, periods=list(report.periods),
+        kind=report.kind, admin_level=report.admin_level,
+    )
 
 
 def chunk_corpus(corpus: Corpus, cfg: ChunkConfig | None = None) -> list[Chunk]:
@@ -189,7 +253,9 @@ def chunk_corpus(corpus: Corpus, cfg: ChunkConfig | None = None) -> list[Chunk]:
         text = source_text(corpus.source_path(source.reports[0])) if source.reports else ""
         starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
         for report in source.reports:
-            out.extend(chunk_report(report, text, starts, cfg))
+            body = chunk_report(report, text, starts, cfg)
+            out.extend(body)
+            out.extend(outline_chunks(report, text, starts, cfg, start=len(body)))
     return out
 
 

@@ -36,12 +36,13 @@ class FakeEncoder:
         self.calls = 0  # how many texts were embedded
 
     def _vec(self, text: str):
+        import itertools
         import zlib
 
         import numpy as np
 
         v = np.zeros(self.dim, dtype=np.float32)
-        for a, b in zip(text, text[1:], strict=False):
+        for a, b in itertools.pairwise(text):
             v[zlib.crc32((a + b).encode()) % self.dim] += 1.0
         n = np.linalg.norm(v)
         return v / n if n else v

@@ -21,7 +21,11 @@ def test_chunk_text_is_the_exact_source_slice_with_right_lines(real_corpus, real
     texts = {f.name: source_text(Path(real_corpus.data_dir) / f.name) for f in real_corpus.files}
     for c in real_chunks:
         src = texts[c.source_file]
-        assert src[c.char_start : c.char_end] == c.text
+        if c.chunk_type == "outline":  # headings of sub-sections, each a verbatim piece of the source
+            assert c.text == "\n".join(src[a:b] for a, b in c.parts)
+            assert all("\n" not in src[a:b] for a, b in c.parts)
+        else:
+            assert src[c.char_start : c.char_end] == c.text and c.parts == [(c.char_start, c.char_end)]
         assert src.count("\n", 0, c.char_start) + 1 == c.line_start
         assert src.count("\n", 0, c.char_end - 1) + 1 == c.line_end
 
@@ -29,6 +33,11 @@ def test_chunk_text_is_the_exact_source_slice_with_right_lines(real_corpus, real
 def test_chunks_never_cross_a_report_or_section(real_corpus, real_chunks):
     for c in real_chunks:
         report = real_corpus.get(c.report_id)
+        if c.chunk_type == "outline":
+            section = report.section(c.section_id)
+            assert len(c.text.split("\n")) >= 2
+            assert all(child.line_start >= c.line_start for child in section.children[:1])
+            continue
         section = report.section(c.section_id)
         assert section.path == c.section_path
         assert report.title_line <= c.line_start <= c.line_end <= report.line_end
@@ -39,7 +48,7 @@ def test_sizes_are_bounded_and_every_body_paragraph_is_covered(real_corpus, real
     cfg = ChunkConfig()
     assert all(len(c.text) <= cfg.max_chars for c in real_chunks)
     spans: dict[str, list[tuple[int, int]]] = {}
-    for c in real_chunks:
+    for c in (c for c in real_chunks if c.chunk_type == "text"):
         spans.setdefault(c.report_id, []).append((c.char_start, c.char_end))
     for report in real_corpus.reports:
         for _, p in report.iter_paragraphs():
@@ -84,6 +93,15 @@ def test_placeholders_are_normalised_for_search_but_kept_for_display(tmp_path):
     # The context carries report title and section path for BM25.
     assert "水利局" in c.context and "下半年工作计划" in c.context
     assert c.embed_title.startswith("XX县水利局2023年上半年工作总结和下半年工作计划")
+
+
+def test_outline_chunk_lists_the_headings_of_sub_sections(real_corpus, real_chunks):
+    report = next(r for r in real_corpus.reports if len(r.root.children) >= 3)
+    [outline] = [c for c in real_chunks if c.chunk_type == "outline" and c.section_id == report.root.id]
+    lines = outline.text.split("\n")
+    for child, line in zip(report.root.children, lines, strict=False):
+        assert child.heading and line.startswith(child.heading[:6])
+    assert outline.line_start == report.root.children[0].line_start
 
 
 def test_fixed_baseline_chunks_are_blind_400_character_windows(real_corpus):

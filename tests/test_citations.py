@@ -307,6 +307,13 @@ def test_a_sentence_joining_two_passages_is_aligned_to_both():
     assert c.supported and c.final_markers == [1, 2]
 
 
+def test_a_number_found_only_in_a_second_passage_brings_it_in():
+    evidence = {1: "今年年底前完成第一批乡镇的公益性公墓升级改造。", 2: "第一批共8个镇。", 3: "无关内容。"}
+    c = check_sentence("今年年底前完成第一批8个镇的公益性公墓升级改造[1]。", None, evidence)
+    assert c.supported and c.final_markers == [1, 2]
+    assert "numbers not in evidence: 8个" in c.reason
+
+
 def test_cited_passages_that_add_nothing_are_pruned():
     c = check_sentence("争取1.5亿元一般债券奖励[1][2][3]。", None, EVIDENCE)
     assert c.supported and c.final_markers == [2] and c.repaired
@@ -358,11 +365,35 @@ def test_refusals_are_kept_without_citation(sentence):
     assert "[" not in c.rendered
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "关于2024年的安排，材料中未提及。",
+        "根据材料，未提及具体金额，无法回答。",
+        "检索结果中没有找到相关信息。",
+        "材料中没有提到2024年的计划，也未提及具体金额。",
+    ],
+)
+def test_refusals_spread_over_clauses(sentence):
+    assert check_sentence(sentence, None, EVIDENCE).is_refusal
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["专项检查中未查到违规问题[1]。", "报告期内未明确整改时限[1]。", "市政府文件未明确补助标准[1]。"],
+)
+def test_negative_claims_are_not_refusals(sentence):
+    c = check_sentence(sentence, None, EVIDENCE)
+    assert not c.is_refusal and not c.kept
+
+
 def test_a_refusal_followed_by_a_claim_checks_the_claim():
     c = check_sentence("报告未提到具体金额，但争取1.5亿元一般债券奖励[2]。", None, EVIDENCE)
     assert not c.is_refusal and c.supported and c.final_markers == [2]
     c = check_sentence("报告未提到具体金额，但已全部到位[2]。", None, EVIDENCE)
     assert not c.is_refusal and not c.supported
+    c = check_sentence("材料未提及具体数字，全县完成改造100个。", None, EVIDENCE)  # no 「但」 needed
+    assert not c.is_refusal and not c.kept
 
 
 def test_connectives_need_no_citation_but_claims_do():
