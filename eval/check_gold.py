@@ -236,8 +236,8 @@ def summary(result: Result, expect_reports: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"))
-    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--gold", type=Path, default=Path(__file__).with_name("gold.jsonl"))
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parent.parent / "data")
     parser.add_argument("--no-count-check", action="store_true", help="skip the per-type minimum counts")
     parser.add_argument("--min-total", type=int, default=MIN_TOTAL)
     parser.add_argument("--expect-reports", type=int, default=EXPECT_REPORTS,

@@ -42,6 +42,9 @@ def _search(args: argparse.Namespace) -> int:
     from rag.services import open_retriever
     from rag.settings import Settings
 
+    # Check the input before paying for the model load.
+    if not args.query.strip():
+        raise RagError("the query is empty; type a question or keywords")
     if not 1 <= args.k <= 50:
         raise RagError("-k must be between 1 and 50")
     filters = Filters(period=args.period, kind=args.kind, body=args.body, level=args.level,

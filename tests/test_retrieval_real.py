@@ -52,3 +52,19 @@ def test_hits_carry_what_the_cli_json_promises(real):
         assert key in data
     src = (PROJECT_ROOT / "data" / hit.source_file).read_text(encoding="utf-8").split("\n")
     assert hit.text.strip().split("\n")[0][:10] in src[hit.line_start - 1]
+
+
+def test_cli_search_json_and_bad_input(real, capsys, monkeypatch):
+    settings, _ = real
+    from rag.cli import main
+
+    monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
+    assert main(["search", "麻阳县教育局校长每学期听课要求", "-k", "3", "--json"]) == 0
+    import json
+
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 3 and hits[0]["line_start"] >= 1 and hits[0]["section_path"] is not None
+    assert main(["search", "   "]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["search", "水利", "-k", "0"]) == 2
+    assert "between 1 and 50" in capsys.readouterr().err
