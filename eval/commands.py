@@ -35,7 +35,7 @@ def _retrieval(args: argparse.Namespace) -> int:
     from rag.corpus import load_corpus
     from rag.index import IndexManifest, SearchIndex, VectorStore, build_index, embed_chunks, load_index
     from rag.retrieve import Retriever
-    from rag.services import open_encoder, open_index
+    from rag.services import chunk_config, open_encoder, open_index
     from rag.settings import Settings
 
     settings = Settings()
@@ -85,7 +85,7 @@ def _retrieval(args: argparse.Namespace) -> int:
             cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
             t0 = time.perf_counter()
             build_index(corpus, encoder, Path(tmp), cache, model_fingerprint(settings.embedding_model_path()),
-                        progress=False)
+                        cfg=chunk_config(settings), progress=False)
             timings["warm_rebuild_s"] = time.perf_counter() - t0
             cache.close()
         print(f"\nindex: {timings['n_chunks']} chunks; load {timings['index_load_s']:.2f} s; warm rebuild "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.chunking import ChunkConfig
 from rag.corpus import Corpus, load_corpus
 from rag.index import SearchIndex, ensure_index
 from rag.settings import Settings
@@ -18,7 +19,11 @@ def open_index(settings: Settings, rebuild: bool = False, corpus: Corpus | None 
     corpus = corpus or load_corpus(settings.data_dir)
     return ensure_index(corpus, settings.index_dir, settings.embedding_model_path(), settings.cache_dir,
                         encoder_factory=lambda: encoder or open_encoder(settings), rebuild=rebuild,
-                        progress=progress)
+                        cfg=chunk_config(settings), progress=progress)
+
+
+def chunk_config(settings: Settings) -> ChunkConfig:
+    return ChunkConfig(max_chars=settings.chunk_max_chars)
 
 
 def open_retriever(settings: Settings, encoder=None):

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         None,
         description="Explicit path to any GGUF file; overrides `llm_model` (e.g. a bigger instruct model).",
     )
+    chunk_max_chars: int = Field(
+        400, ge=100, le=2000, description="Upper size of a chunk's text (characters); changing it rebuilds "
+        "the index.",
+    )
     llm_context: int = Field(4096, ge=512, le=131072, description="LLM context window in tokens.")
     threads: int = Field(2, ge=1, le=256, description="CPU threads for the embedding model and the LLM.")
     host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")

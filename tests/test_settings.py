@@ -25,7 +25,8 @@ def test_environment_overrides_with_prefix(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("port", 0), ("port", 70000), ("threads", 0), ("llm_context", 10), ("host", "  "), ("port", "abc")],
+    [("port", 0), ("port", 70000), ("threads", 0), ("llm_context", 10), ("host", "  "), ("port", "abc"),
+     ("chunk_max_chars", 10)],
 )
 def test_invalid_values_are_rejected(field, value):
     with pytest.raises(ValidationError) as exc:
