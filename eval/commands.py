@@ -30,10 +30,9 @@ def _retrieval(args: argparse.Namespace) -> int:
     from embeddings.cache import EmbeddingCache
     from embeddings.encoder import model_fingerprint
     from eval.retrieval import evaluate, format_by_type, format_table, load_gold, write_json
-    from rag.bm25 import tokenize
     from rag.chunking import fixed_chunks
     from rag.corpus import load_corpus
-    from rag.index import IndexManifest, SearchIndex, VectorStore, build_index, embed_chunks, load_index
+    from rag.index import build_index, embed_chunks, load_index, memory_index
     from rag.retrieve import Retriever
     from rag.services import chunk_config, open_encoder, open_index
     from rag.settings import Settings
@@ -58,12 +57,7 @@ def _retrieval(args: argparse.Namespace) -> int:
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
         vectors, _ = embed_chunks(fixed, encoder, cache, progress=True)
         cache.close()
-        manifest = IndexManifest(model_id="baseline", chunker_version="fixed-400",
-                                 chunk_config=index.manifest.chunk_config,
-                                 corpus_hash=corpus.content_hash, n_chunks=len(fixed), dim=vectors.shape[1],
-                                 built_at=time.time(), build_seconds=0, embedded=0)
-        naive = Retriever(SearchIndex(manifest, fixed, [tokenize(c.search_text) for c in fixed],
-                                      VectorStore(vectors)), encoder)
+        naive = Retriever(memory_index(fixed, vectors, label="baseline-fixed-400"), encoder)
         conditions["baseline-fixed-dense"] = lambda q: naive.search(q, k=10, mode="dense")
         conditions["baseline-fixed-bm25"] = lambda q: naive.search(q, k=10, mode="bm25")
         conditions["baseline-fixed-hybrid"] = lambda q: naive.search(q, k=10, mode="hybrid")

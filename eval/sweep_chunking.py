@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.retrieval import load_gold, relevant
-from rag.bm25 import tokenize
+from eval.retrieval import evaluate, load_gold
 from rag.chunking import ChunkConfig, chunk_corpus
 from rag.corpus import load_corpus
-from rag.index import IndexManifest, SearchIndex, VectorStore, bm25_document
+from rag.index import memory_index
 from rag.retrieve import Retriever
 from rag.settings import PROJECT_ROOT, Settings
 
@@ -36,22 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         for overlap in (0, 1):
             cfg = ChunkConfig(max_chars=size, overlap_sentences=overlap)
             chunks = chunk_corpus(corpus, cfg)
-            manifest = IndexManifest(model_id="none", chunker_version="sweep", chunk_config=cfg,
-                                     corpus_hash=corpus.content_hash, n_chunks=len(chunks), dim=1,
-                                     built_at=0, build_seconds=0, embedded=0)
-            index = SearchIndex(manifest, chunks, [tokenize(bm25_document(c)) for c in chunks],
-                                VectorStore(np.zeros((len(chunks), 1), dtype=np.float32)))
+            index = memory_index(chunks, np.zeros((len(chunks), 1), dtype=np.float32), cfg=cfg)
             retriever = Retriever(index, encoder=None)
-            ranks = []
-            for item in items:
-                hits = retriever.search(item.question, k=10, mode="bm25")
-                ranks.append(next((h.rank for h in hits if any(relevant(h, s) for s in item.sources)), None))
-            n = len(ranks)
-            r = [sum(x is not None and x <= c for x in ranks) / n for c in (1, 5, 10)]
-            mrr = sum(1 / x for x in ranks if x) / n
+            m = evaluate(lambda q, r=retriever: r.search(q, k=10, mode="bm25"), items)["overall"]
             chars = sum(len(c.text) for c in chunks)
             row = [f"{size:9}", f"{overlap:9}", f"{len(chunks):9}", f"{chars:9}"]
-            print(" ".join(row + [f"{v:9.3f}" for v in (*r, mrr)]))
+            print(" ".join(row + [f"{m[c]:9.3f}" for c in ("recall@1", "recall@5", "recall@10", "mrr")]))
     return 0
 
 

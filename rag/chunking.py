@@ -12,15 +12,14 @@ body, section path) and the normalised placeholders (D建 → 党建) used for e
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import re
-from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag.corpus import Corpus, Paragraph, Report, Section, normalize_for_search, source_text
+from rag.corpus import Corpus, Report, Section, normalize_for_search, read_source
+from rag.corpus.reading import SourceText
 
 CHUNKER_VERSION = "3"
 
@@ -55,7 +54,6 @@ class Chunk(BaseModel):
     search_text: str = Field(description="Normalised body text for BM25 and embedding.")
     context: str = Field("", description="Normalised report header + full section path, for BM25.")
     issuing_body: str | None = None
-    period: str | None = None
     periods: list[str] = Field(default_factory=list)
     kind: str | None = None
     admin_level: str | None = None
@@ -157,37 +155,39 @@ def _pack(paragraph_pieces: list[list[tuple[int, int]]], cfg: ChunkConfig) -> li
     return chunks
 
 
-def _line_of(line_starts: list[int], offset: int) -> int:
-    return bisect.bisect_right(line_starts, offset)
-
-
 def report_header(report: Report) -> str:
     """Report title, with the issuing body when the title does not already name it."""
     body = report.issuing_body or ""
     return report.title if not body or body in report.title else f"{report.title}（{body}）"
 
 
-def chunk_report(report: Report, text: str, line_starts: list[int], cfg: ChunkConfig) -> list[Chunk]:
+def _make_chunk(report: Report, section: Section, src: SourceText, parts: list[tuple[int, int]],
+                n: int, chunk_type: Literal["text", "outline"] = "text") -> Chunk:
+    """A chunk of ``report`` made of the source spans ``parts`` (one span for text chunks)."""
     header = report_header(report)
+    path = section.path
+    text = "\n".join(src.text[a:b] for a, b in parts)
+    # Title slot: the report header and the nearest heading, cut short. Every title token is paid on
+    # every chunk at ~470 tokens/s, so the full path goes only into the BM25 text.
+    title = header + (f" > {path[-1][:20]}" if path else "")
+    return Chunk(
+        chunk_id=f"{report.id}-c{n:03d}", chunk_type=chunk_type,
+        report_id=report.id, report_title=report.title, source_file=report.source_file,
+        section_id=section.id, section_path=list(path), text=text, parts=parts,
+        line_start=src.line_of(parts[0][0]), line_end=src.line_of(parts[-1][1] - 1),
+        char_start=parts[0][0], char_end=parts[-1][1],
+        embed_title=normalize_for_search(title), search_text=normalize_for_search(text),
+        context=normalize_for_search(" ".join([header, *path])),
+        issuing_body=report.issuing_body, periods=list(report.periods),
+        kind=report.kind, admin_level=report.admin_level,
+    )
+
+
+def chunk_report(report: Report, src: SourceText, cfg: ChunkConfig) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section in report.iter_sections():
         for a, b in _pack(_units(section, cfg), cfg):
-            raw = text[a:b]
-            path = section.path
-            # Title slot: the report header and the nearest heading, cut short. Every title token is
-            # paid on every chunk at ~470 tokens/s, so the full path goes only into the BM25 text.
-            title = header + (f" > {path[-1][:20]}" if path else "")
-            chunks.append(Chunk(
-                chunk_id=f"{report.id}-c{len(chunks) + 1:03d}",
-                report_id=report.id, report_title=report.title, source_file=report.source_file,
-                section_id=section.id, section_path=list(path), text=raw,
-                line_start=_line_of(line_starts, a), line_end=_line_of(line_starts, b - 1),
-                char_start=a, char_end=b, parts=[(a, b)],
-                embed_title=normalize_for_search(title), search_text=normalize_for_search(raw),
-                context=normalize_for_search(" ".join([header, *path])),
-                issuing_body=report.issuing_body, period=report.period, periods=list(report.periods),
-                kind=report.kind, admin_level=report.admin_level,
-            ))
+            chunks.append(_make_chunk(report, section, src, [(a, b)], len(chunks) + 1))
     return chunks
 
 
@@ -205,14 +205,12 @@ def _heading_piece(section: Section) -> tuple[int, int] | None:
     return first.char_start, first.char_start + n
 
 
-def outline_chunks(report: Report, text: str, line_starts: list[int], cfg: ChunkConfig,
-                   start: int) -> list[Chunk]:
+def outline_chunks(report: Report, src: SourceText, cfg: ChunkConfig, start: int) -> list[Chunk]:
     """One chunk per section with two or more sub-sections: their headings, one per line.
 
     「重点做好哪几方面工作」 is answered by a report's or section's headings, which no body chunk holds
     together. Each line is a verbatim prefix of its source line, so it can be quoted and highlighted.
     """
-    header = report_header(report)
     out: list[Chunk] = []
     for section in report.iter_sections():
         pieces = [p for p in (_heading_piece(c) for c in section.children) if p is not None]
@@ -224,38 +222,21 @@ def outline_chunks(report: Report, text: str, line_starts: list[int], cfg: Chunk
                 break
             kept.append((a, b))
             size += b - a + 1
-        body = "\n".join(text[a:b] for a, b in kept)
-        title = header + (f" > {section.path[-1][:20]}" if section.path else "")
-        out.append(_outline(report, section, body, kept, line_starts, title, header, start + len(out)))
+        out.append(_make_chunk(report, section, src, kept, start + len(out) + 1, chunk_type="outline"))
     return out
-
-
-def _outline(report: Report, section: Section, body: str, kept: list[tuple[int, int]],
-             line_starts: list[int], title: str, header: str, n: int) -> Chunk:
-    path = section.path
-    return Chunk(
-        chunk_id=f"{report.id}-c{n + 1:03d}", chunk_type="outline",
-        report_id=report.id, report_title=report.title, source_file=report.source_file,
-        section_id=section.id, section_path=list(path), text=body, parts=kept,
-        line_start=_line_of(line_starts, kept[0][0]), line_end=_line_of(line_starts, kept[-1][1] - 1),
-        char_start=kept[0][0], char_end=kept[-1][1],
-        embed_title=normalize_for_search(title), search_text=normalize_for_search(body),
-        context=normalize_for_search(" ".join([header, *path])),
-        issuing_body=report.issuing_body, period=report.period, periods=list(report.periods),
-        kind=report.kind, admin_level=report.admin_level,
-    )
 
 
 def chunk_corpus(corpus: Corpus, cfg: ChunkConfig | None = None) -> list[Chunk]:
     cfg = cfg or ChunkConfig()
     out: list[Chunk] = []
     for source in corpus.files:
-        text = source_text(corpus.source_path(source.reports[0])) if source.reports else ""
-        starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        if not source.reports:
+            continue
+        src = read_source(corpus.source_path(source.reports[0]))
         for report in source.reports:
-            body = chunk_report(report, text, starts, cfg)
+            body = chunk_report(report, src, cfg)
             out.extend(body)
-            out.extend(outline_chunks(report, text, starts, cfg, start=len(body)))
+            out.extend(outline_chunks(report, src, cfg, start=len(body)))
     return out
 
 
@@ -265,8 +246,8 @@ def fixed_chunks(corpus: Corpus, size: int = 400) -> list[Chunk]:
     for source in corpus.files:
         if not source.reports:
             continue
-        text = source_text(corpus.source_path(source.reports[0]))
-        starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        src = read_source(corpus.source_path(source.reports[0]))
+        text = src.text
         stem = source.name.rsplit(".", 1)[0]
         for n, a in enumerate(range(0, len(text), size), start=1):
             raw = text[a : a + size]
@@ -275,13 +256,8 @@ def fixed_chunks(corpus: Corpus, size: int = 400) -> list[Chunk]:
             out.append(Chunk(
                 chunk_id=f"{stem}-f{n:04d}", report_id="", report_title="", source_file=source.name,
                 section_id=f"{stem}-f{n:04d}", section_path=[], text=raw,
-                line_start=_line_of(starts, a), line_end=_line_of(starts, a + len(raw) - 1),
+                line_start=src.line_of(a), line_end=src.line_of(a + len(raw) - 1),
                 char_start=a, char_end=a + len(raw), embed_title="none",
                 search_text=normalize_for_search(raw),
             ))
     return out
-
-
-def iter_paragraph_chunks(chunks: Iterable[Chunk], paragraph: Paragraph) -> list[Chunk]:
-    """Chunks that overlap a paragraph (used by tests and citation lookups)."""
-    return [c for c in chunks if c.char_start < paragraph.char_end and paragraph.char_start < c.char_end]

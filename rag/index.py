@@ -106,6 +106,19 @@ def bm25_document(chunk: Chunk) -> str:
     return f"{chunk.context} {chunk.search_text}"
 
 
+def document_tokens(chunks: list[Chunk]) -> list[list[str]]:
+    return [tokenize(bm25_document(c)) for c in chunks]
+
+
+def memory_index(chunks: list[Chunk], vectors: np.ndarray, label: str = "in-memory",
+                 cfg: ChunkConfig | None = None, corpus_hash: str = "") -> SearchIndex:
+    """An unsaved index over given chunks and vectors: baselines, sweeps and tests."""
+    manifest = IndexManifest(model_id=label, chunker_version=label, chunk_config=cfg or ChunkConfig(),
+                             corpus_hash=corpus_hash, n_chunks=len(chunks), dim=int(vectors.shape[1]),
+                             built_at=time.time(), build_seconds=0.0, embedded=0)
+    return SearchIndex(manifest, chunks, document_tokens(chunks), VectorStore(vectors))
+
+
 # -- building -----------------------------------------------------------------------------------
 
 
@@ -124,7 +137,7 @@ def build_index(corpus: Corpus, encoder, index_dir: Path, cache: EmbeddingCache 
     cfg = cfg or ChunkConfig()
     t0 = time.perf_counter()
     chunks = chunk_corpus(corpus, cfg)
-    tokens = [tokenize(bm25_document(c)) for c in chunks]
+    tokens = document_tokens(chunks)
     vectors, embedded = embed_chunks(chunks, encoder, cache, progress=progress)
     manifest = IndexManifest(model_id=model_id, chunker_version=CHUNKER_VERSION, chunk_config=cfg,
                              corpus_hash=corpus.content_hash, n_chunks=len(chunks), dim=vectors.shape[1],

@@ -6,7 +6,6 @@ rewards chunks both agree on. Filters on report metadata are applied before rank
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 import numpy as np
@@ -19,7 +18,6 @@ from rag.errors import RagError
 from rag.index import SearchIndex
 
 Mode = Literal["hybrid", "dense", "bm25"]
-
 
 
 class Filters(BaseModel):
@@ -64,6 +62,10 @@ class Hit(BaseModel):
     bm25_score: float | None = None
 
 
+# What a hit copies from its chunk.
+_CHUNK_FIELDS = set(Hit.model_fields) & set(Chunk.model_fields)
+
+
 def _ranks(scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Rank (0 = best) of every chunk under ``scores``; disallowed chunks get an infinite rank."""
     masked = np.where(allowed, scores, -np.inf)
@@ -91,14 +93,12 @@ class Retriever:
         self.dense_weight = dense_weight
         self.bm25_weight = bm25_weight
         self.report_weight = report_weight
-        self.last_timings: dict[str, float] = {}
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
                mode: Mode = "hybrid") -> list[Hit]:
         query = query.strip()
         if not query:
             raise RagError("the query is empty; type a question or keywords")
-        t0 = time.perf_counter()
         chunks = self.index.chunks
         n = len(chunks)
         allowed = np.ones(n, dtype=bool)
@@ -111,7 +111,6 @@ class Retriever:
             qv = self.encoder.encode_queries([norm])[0]
             dense = self.index.dense.scores(qv)
             fused += self.dense_weight / (self.rrf_k + 1 + _ranks(dense, allowed))
-        t1 = time.perf_counter()
         if mode in ("hybrid", "bm25"):
             bm25 = self.index.bm25.scores(tokenize(norm))
             fused += self.bm25_weight / (self.rrf_k + 1 + _ranks(bm25, allowed))
@@ -137,14 +136,9 @@ class Retriever:
                 continue
             seen_sections.add(key)
             hits.append(Hit(
-                rank=len(hits) + 1, score=float(fused[i]), chunk_id=c.chunk_id, chunk_type=c.chunk_type,
-                report_id=c.report_id,
-                report_title=c.report_title, source_file=c.source_file, section_id=c.section_id,
-                section_path=c.section_path, text=c.text, line_start=c.line_start, line_end=c.line_end,
-                char_start=c.char_start, char_end=c.char_end, parts=list(c.parts),
+                rank=len(hits) + 1, score=float(fused[i]),
                 dense_score=float(dense[i]) if dense is not None else None,
                 bm25_score=float(bm25[i]) if bm25 is not None else None,
+                **c.model_dump(include=_CHUNK_FIELDS),
             ))
-        t2 = time.perf_counter()
-        self.last_timings = {"embed_ms": (t1 - t0) * 1000, "total_ms": (t2 - t0) * 1000}
         return hits

@@ -8,7 +8,7 @@ import pytest
 from rag.bm25 import BM25, tokenize
 from rag.chunking import chunk_corpus
 from rag.errors import RagError
-from rag.index import IndexManifest, SearchIndex, VectorStore, bm25_document
+from rag.index import memory_index
 from rag.retrieve import Filters, Retriever
 
 
@@ -19,12 +19,7 @@ def retriever(real_corpus):
     enc = FakeEncoder()
     chunks = chunk_corpus(real_corpus)
     vecs = enc.encode_documents([c.search_text for c in chunks], [c.embed_title for c in chunks])
-    from rag.chunking import ChunkConfig
-
-    manifest = IndexManifest(model_id="fake", chunker_version="1", chunk_config=ChunkConfig(),
-                             corpus_hash=real_corpus.content_hash, n_chunks=len(chunks), dim=enc.dim,
-                             built_at=0, build_seconds=0, embedded=len(chunks))
-    idx = SearchIndex(manifest, chunks, [tokenize(bm25_document(c)) for c in chunks], VectorStore(vecs))
+    idx = memory_index(chunks, vecs, corpus_hash=real_corpus.content_hash)
     return Retriever(idx, enc)
 
 
