@@ -43,3 +43,15 @@ class IndexNotReady(RagError):
     """The search index is missing or stale; `rag index` builds it."""
 
     http_status = 503
+
+
+class InvalidQuestion(RagError):
+    """The question (or its history) is empty, too long or malformed; the message says what to fix."""
+
+    http_status = 422
+
+
+class GenerationError(RagError):
+    """The LLM backend failed or timed out; callers fall back to the extractive answer."""
+
+    http_status = 503
