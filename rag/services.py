@@ -32,3 +32,26 @@ def open_retriever(settings: Settings, encoder=None):
     encoder = encoder or open_encoder(settings)
     index, _ = open_index(settings, encoder=encoder)
     return Retriever(index, encoder)
+
+
+def open_generator(settings: Settings):
+    """The configured LLM backend: an OpenAI-compatible endpoint if `llm_base_url` is set, else the GGUF."""
+    from rag.generation import LlamaCppGenerator, OpenAIHTTPGenerator
+
+    if settings.llm_base_url:
+        return OpenAIHTTPGenerator(settings.llm_base_url, model=settings.llm_remote_model,
+                                   api_key=settings.llm_api_key)
+    return LlamaCppGenerator(settings.llm_model_path(), n_ctx=settings.llm_context, threads=settings.threads)
+
+
+def open_answer_service(settings: Settings, with_llm: bool = True):
+    """Corpus, encoder, index, retriever and (unless ``with_llm`` is False) the LLM, each loaded once."""
+    from rag.answer import AnswerConfig, AnswerService
+    from rag.retrieve import Retriever
+
+    corpus = load_corpus(settings.data_dir)
+    encoder = open_encoder(settings)
+    index, _ = open_index(settings, corpus=corpus, encoder=encoder)
+    generator = open_generator(settings) if with_llm else None
+    return AnswerService(Retriever(index, encoder), corpus, generator,
+                         AnswerConfig(timeout_s=settings.llm_timeout_s))

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
         "the index.",
     )
     llm_context: int = Field(4096, ge=512, le=131072, description="LLM context window in tokens.")
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible server (e.g. http://10.0.0.5:8080) to generate with instead of the "
+        "in-process GGUF; llama.cpp's server and vLLM work.",
+    )
+    llm_api_key: str | None = Field(None, description="Bearer token for `llm_base_url`, if it needs one.")
+    llm_remote_model: str = Field("default", description="Model name sent to `llm_base_url`.")
+    llm_timeout_s: float = Field(60.0, gt=0, le=3600, description="Generation time limit; the answer then "
+                                 "falls back to quoting the passages.")
+
     threads: int = Field(2, ge=1, le=256, description="CPU threads for the embedding model and the LLM.")
     host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
     port: Port = Field(8000, description="Port the HTTP service listens on.")
