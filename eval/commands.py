@@ -23,6 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--no-timings", action="store_true", help="skip the warm-rebuild and load timings")
     r.add_argument("--out", type=Path, default=PROJECT_ROOT / "eval" / "results" / "retrieval.json")
     r.set_defaults(func=_retrieval)
+    a = sub.add_parser("answers", help="key facts, citations, numbers, refusals and latency of full answers")
+    a.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
+    a.add_argument("--mode", choices=["llm", "extractive"], default="llm")
+    a.add_argument("--limit", type=int, help="only the first N questions")
+    a.add_argument("--ids", help="comma-separated question ids to run")
+    a.add_argument("--out", type=Path, help="per-question JSON (default eval/results/answers-<mode>[-model].json)")
+    a.set_defaults(func=_answers)
     p.set_defaults(func=lambda args: p.print_help() or 1)
 
 
@@ -87,4 +94,33 @@ def _retrieval(args: argparse.Namespace) -> int:
               f"{timings['last_build_seconds']:.1f} s embedding {timings['last_build_embedded']} chunks")
     write_json(args.out, {"gold": str(args.gold), "n": len(items), "conditions": report, "timings": timings})
     print(f"\nper-question results: {args.out}", file=sys.stderr)
+    return 0
+
+
+def _answers(args: argparse.Namespace) -> int:
+    from eval.answers import by_type, format_summary, run, summarize, write
+    from eval.retrieval import load_gold
+    from rag.services import open_answer_service
+    from rag.settings import Settings
+
+    settings = Settings()
+    items = load_gold(args.gold)
+    if args.ids:
+        wanted = set(args.ids.split(","))
+        items = [i for i in items if i.id in wanted]
+    if args.limit:
+        items = items[: args.limit]
+    service = open_answer_service(settings, with_llm=args.mode == "llm")
+    service.warm_up()
+    name = f"{args.mode}-{service.model_name}" if args.mode == "llm" else "extractive"
+    records = run(service, items, args.mode, desc=name)
+    summary = summarize(records)
+    print(f"answers on {len(items)} gold questions ({args.gold.name})")
+    print(format_summary(name, summary))
+    for t, s in by_type(records).items():
+        print(format_summary(f"  {t}", s))
+    out = args.out or PROJECT_ROOT / "eval" / "results" / f"answers-{name}.json"
+    write(out, {"gold": str(args.gold), "condition": name, "summary": summary, "by_type": by_type(records),
+                "records": [r.model_dump() for r in records]})
+    print(f"per-question results: {out}", file=sys.stderr)
     return 0

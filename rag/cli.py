@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "models.commands",
     "rag.corpus.commands",
     "rag.search_commands",
+    "rag.ask_commands",
     "api.commands",
     "eval.commands",
 ]

@@ -1,0 +1,206 @@
+"""Answer evaluation on the gold set: key facts, citations, numbers, refusals, latency.
+
+Metrics (per question, then overall and per type):
+
+* key-fact recall — answerable items: share of the item's key facts found in the answer text (both sides
+  in search form, spaces and punctuation ignored, so 「D建」 = 「党建」 and “” quotes do not matter).
+* citation precision — every answer sentence that carries markers, judged against the *quotes shown to
+  the user* (not the passages the checker saw): supported by the char-bigram measure at the checker's
+  threshold with all its numbers present. An independent check of the final artefact: a quote narrowed
+  too far, or a marker renumbered wrongly, fails here even if the checker passed the draft.
+* citation recall — share of claim sentences (not refusals or notes) that carry at least one marker.
+* number accuracy — share of numbers stated in cited sentences that occur in their cited quotes.
+* refusal — share of unanswerable items refused (want ≥ 0.9) and of answerable items refused (≤ 0.05).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+from tqdm import tqdm
+
+from eval.check_gold import GoldItem
+from rag.answer_models import Answer
+from rag.citations import (
+    DEFAULT_THRESHOLD,
+    extract_numbers,
+    number_supported,
+    parse_markers,
+    split_sentences,
+    support_score,
+)
+from rag.corpus import normalize_for_search
+
+_NON_CONTENT = re.compile(r"[^0-9a-z%\u3400-\u4dbf\u4e00-\u9fff.]+")
+_MARKERS = re.compile(r"\[\d+\]")
+_NOTE_RE = re.compile(r"^(?:注意：|报告原文中与问题最相关的内容|现有报告中没有找到)")
+_LABEL_RE = re.compile(r"^《[^》]*》[^：]{0,40}：「")
+
+
+def squash(text: str) -> str:
+    return _NON_CONTENT.sub("", normalize_for_search(text).lower())
+
+
+def fact_found(fact: str, answer: str) -> bool:
+    return squash(fact) in squash(_MARKERS.sub("", answer))
+
+
+class QuestionRecord(BaseModel):
+    id: str
+    type: str
+    expected: str
+    question: str
+    answer: str
+    refused: bool
+    key_facts: list[str]
+    facts_found: list[str]
+    key_fact_recall: float | None
+    cited_sentences: int
+    supported_cited: int
+    claim_sentences: int
+    numbers: int
+    numbers_ok: int
+    unsupported: int
+    citations: list[dict]
+    fallback: str | None
+    retrieval_ms: float
+    first_token_ms: float | None
+    total_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def _claim_lines(answer: Answer) -> list[str]:
+    """Sentences of the answer that state something (notes and headers excluded). A sentence without
+    markers takes those of the next marked sentence on its line: 「A。B。[1]」 cites [1] for both."""
+    out = []
+    for line in answer.answer.splitlines():
+        if not line.strip() or _NOTE_RE.match(line.strip()):
+            continue
+        pending: list[str] = []
+        for sentence in split_sentences(line):
+            clean, markers = parse_markers(sentence)
+            if not markers:
+                pending.append(clean)
+                continue
+            tail = "".join(f"[{m}]" for m in markers)
+            out.extend(p + tail for p in pending)
+            out.append(sentence)
+            pending = []
+        out.extend(pending)
+    return out
+
+
+def score(item: GoldItem, answer: Answer) -> QuestionRecord:
+    quotes = {c.n: f"{c.report_title} {' '.join(c.section_path)}\n{c.quote}" for c in answer.citations}
+    cited = supported = claims = numbers = numbers_ok = 0
+    if not answer.refused:
+        for sentence in _claim_lines(answer):
+            clean, markers = parse_markers(sentence)
+            clean = _LABEL_RE.sub("", clean).rstrip("」")
+            if not squash(clean):
+                continue
+            claims += 1
+            if not markers:
+                continue
+            cited += 1
+            evidence = "\n".join(quotes.get(m, "") for m in markers)
+            nums = extract_numbers(clean)
+            ok_nums = [n for n in nums if number_supported(n, evidence)]
+            numbers += len(nums)
+            numbers_ok += len(ok_nums)
+            if support_score(clean, evidence) >= DEFAULT_THRESHOLD and len(ok_nums) == len(nums):
+                supported += 1
+    answerable = item.expected != "refuse"
+    found = [f for f in item.key_facts if fact_found(f, answer.answer)]
+    return QuestionRecord(
+        id=item.id, type=item.type, expected=item.expected, question=item.question, answer=answer.answer,
+        refused=answer.refused, key_facts=item.key_facts, facts_found=found,
+        key_fact_recall=(len(found) / len(item.key_facts)) if answerable and item.key_facts else None,
+        cited_sentences=cited, supported_cited=supported, claim_sentences=claims, numbers=numbers,
+        numbers_ok=numbers_ok, unsupported=len(answer.unsupported),
+        citations=[c.model_dump(include={"n", "report_id", "section_id", "line_start", "line_end", "quote"})
+                   for c in answer.citations],
+        fallback=answer.fallback, retrieval_ms=answer.timings.retrieval_ms,
+        first_token_ms=answer.timings.first_token_ms, total_ms=answer.timings.total_ms,
+        prompt_tokens=answer.timings.prompt_tokens, completion_tokens=answer.timings.completion_tokens,
+    )
+
+
+def _pct(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    vs = sorted(values)
+    return vs[min(len(vs) - 1, round(q * (len(vs) - 1)))]
+
+
+def summarize(records: Sequence[QuestionRecord]) -> dict:
+    def mean(xs):
+        xs = [x for x in xs if x is not None]
+        return round(statistics.fmean(xs), 4) if xs else None
+
+    answerable = [r for r in records if r.expected != "refuse"]
+    unanswerable = [r for r in records if r.expected == "refuse"]
+    cited = sum(r.cited_sentences for r in records)
+    claims = sum(r.claim_sentences for r in records)
+    nums = sum(r.numbers for r in records)
+    first = [r.first_token_ms for r in records if r.first_token_ms is not None]
+    total = [r.total_ms for r in records]
+    retrieval = [r.retrieval_ms for r in records]
+    tokens = sum(r.completion_tokens for r in records)
+    gen_s = sum((r.total_ms - (r.first_token_ms or r.total_ms)) for r in records) / 1000
+    return {
+        "n": len(records),
+        "key_fact_recall": mean(r.key_fact_recall for r in answerable),
+        "citation_precision": round(sum(r.supported_cited for r in records) / cited, 4) if cited else None,
+        "citation_recall": round(cited / claims, 4) if claims else None,
+        "number_accuracy": round(sum(r.numbers_ok for r in records) / nums, 4) if nums else None,
+        "refused_unanswerable": mean(float(r.refused) for r in unanswerable),
+        "refused_answerable": mean(float(r.refused) for r in answerable),
+        "fallbacks": sum(r.fallback is not None for r in records),
+        "retrieval_ms_p50": _pct(retrieval, 0.5),
+        "first_token_ms_p50": _pct(first, 0.5),
+        "first_token_ms_p95": _pct(first, 0.95),
+        "total_ms_p50": _pct(total, 0.5),
+        "total_ms_p95": _pct(total, 0.95),
+        "tokens_per_s": round(tokens / gen_s, 1) if gen_s > 0 else None,
+    }
+
+
+def by_type(records: Sequence[QuestionRecord]) -> dict[str, dict]:
+    types = sorted({r.type for r in records})
+    return {t: summarize([r for r in records if r.type == t]) for t in types}
+
+
+def run(service, items: Sequence[GoldItem], mode: str, desc: str = "answers") -> list[QuestionRecord]:
+    records = []
+    for item in tqdm(items, desc=desc, unit="q"):
+        answer = service.ask(item.question, mode=mode)
+        records.append(score(item, answer))
+    return records
+
+
+def format_summary(name: str, s: dict) -> str:
+    def f(v, pct=False):
+        if v is None:
+            return "–"
+        return f"{v:.3f}" if not pct else f"{v:.0f}"
+
+    return (f"{name}: key-fact recall {f(s['key_fact_recall'])} · citation precision "
+            f"{f(s['citation_precision'])} · citation recall {f(s['citation_recall'])} · numbers "
+            f"{f(s['number_accuracy'])} · refused unanswerable {f(s['refused_unanswerable'])} · refused "
+            f"answerable {f(s['refused_answerable'])} · fallbacks {s['fallbacks']} · first token p50/p95 "
+            f"{f(s['first_token_ms_p50'], True)}/{f(s['first_token_ms_p95'], True)} ms · total p50/p95 "
+            f"{f(s['total_ms_p50'], True)}/{f(s['total_ms_p95'], True)} ms")
+
+
+def write(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,59 @@
+"""`rag ask "问题"`: a cited, checked answer from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("ask", help="answer a question with citations (or say the reports do not say)")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.add_argument("--mode", choices=["llm", "extractive"], default="llm",
+                   help="llm (default): the local model writes, the checker keeps what the sources support; "
+                   "extractive: quote the best sentences, no model")
+    p.add_argument("--k", type=int, help="passages to retrieve before selecting evidence (1-50, default 8)")
+    p.add_argument("--stream", action="store_true", help="print the model's draft as it is written (stderr)")
+    p.set_defaults(func=_ask)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from rag.answer import validate_question
+    from rag.answer_models import AnswerEvent, EvidenceEvent, TokenEvent
+    from rag.errors import InvalidQuestion
+    from rag.services import open_answer_service
+    from rag.settings import Settings
+
+    validate_question(args.question, ())  # fail fast, before loading models
+    if args.k is not None and not 1 <= args.k <= 50:
+        raise InvalidQuestion("--k must be between 1 and 50")
+    service = open_answer_service(Settings(), with_llm=args.mode == "llm")
+    answer = None
+    for event in service.stream(args.question, mode=args.mode, k=args.k):
+        if isinstance(event, EvidenceEvent) and args.stream:
+            print(f"[{len(event.evidence)} passages in {event.retrieval_ms:.0f} ms]", file=sys.stderr)
+        elif isinstance(event, TokenEvent) and args.stream:
+            print(event.text, end="", file=sys.stderr, flush=True)
+        elif isinstance(event, AnswerEvent):
+            answer = event.answer
+    assert answer is not None
+    if args.stream:
+        print(file=sys.stderr)
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+        return 0
+    print(answer.answer)
+    if answer.citations:
+        print("\n来源：" if not answer.refused else "")
+        for c in answer.citations:
+            lines = f"第{c.line_start}行" if c.line_start == c.line_end else f"第{c.line_start}-{c.line_end}行"
+            print(f"[{c.n}] 《{c.report_title}》 {' › '.join(c.section_path)}（{c.source_file} {lines}）")
+            print(f"    「{' '.join(c.quote.split())}」")
+    if answer.unsupported:
+        print(f"\n（已删去 {len(answer.unsupported)} 句无出处支持的内容；--json 可查看）")
+    t = answer.timings
+    first = f"first token {t.first_token_ms:.0f} ms, " if t.first_token_ms else ""
+    print(f"\n[{answer.mode}{' · ' + answer.model if answer.model else ''}{' · fallback: ' + answer.fallback if answer.fallback else ''}"
+          f" · retrieval {t.retrieval_ms:.0f} ms, {first}total {t.total_ms:.0f} ms]", file=sys.stderr)
+    return 0

@@ -1,0 +1,122 @@
+"""What a question asks for, read off its wording: a quantity, a comparison, named bodies, years, numbers.
+
+These readings drive evidence diversity and the refusal checks in rag/answer.py. They are patterns of
+Chinese question wording and of how government bodies are named, not of particular reports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rag.citations import extract_numbers
+from rag.corpus import normalize_for_search
+
+# 「多少」「几个」「排第几」「比例」: the answer must state a number.
+_QUANTITY_RE = re.compile(
+    r"多少|(?<!哪)几[个家项次人所条件名户座台辆处批场期级倍亩吨天]|多大|多高|多长|多重|多远|几成|"
+    r"百分之几|排第几|排名第几|第几"
+)
+# Comparisons and enumerations across bodies: evidence must come from several reports.
+_ACROSS_RE = re.compile(
+    r"哪些(?:单位|部门|地方|地区|机构|县|区|镇|乡|村|局)|哪几(?:个|家)(?:单位|部门|地方)|各(?:单位|部门|地)|"
+    r"分别|相比|比较|对比|有何(?:不同|区别|异同)|有什么(?:不同|区别|异同)|异同|都(?:有|在|提到)|共同"
+)
+# A government body named in the question: a run of name characters ending in an organ suffix, starting
+# after punctuation, a particle or a year. Lazy, so 「县水利局上半年」 yields 「县水利局」.
+_BODY_SUFFIX = (r"(?:委员会|办公室|人民政府|政府|分局|总局|局|委|厅|办|署|中心|学校|学院|医院|社|站|所|"
+                r"街道|镇|乡|村|部门|园区|开发区|高新区)")
+_BODY_RE = re.compile(
+    rf"(?:^|(?<=[\s，,。？?！!、：:；;“”\"和与及的在对从向]))"
+    rf"([\u4e00-\u9fffA-Za-z]{{0,14}}?{_BODY_SUFFIX})(?=[\d\s，,。？?！!、的在和与及对是有为从将]|上半年|下半年|年|今年|去年|$)"
+)
+# The last administrative unit in a name ends its place part: 「池州市XX区|民政局」, 「县|城市管理局」.
+# 「城市」「市场」 are words, not a 市.
+_ADMIN_CHAR_RE = re.compile(r"[省州县区旗]|(?<!城)市(?!场)")
+_NOT_A_NAME_RE = re.compile(r"哪|什么|多少|几|怎|如何|是否")
+_LEAD_RE = re.compile(r"^(?:[一两二三那这该每]份|那个|这个|该|某个?)")
+_YEAR_RE = re.compile(r"(20\d{2})\s*年")
+_DATE_LIKE_RE = re.compile(r"^\d{4}年|^\d{1,2}月|^\d{1,2}日|半年|季度|^\d{4}$")
+
+
+@dataclass(frozen=True)
+class BodyMention:
+    text: str  # as written: 「省生态环境厅」
+    core: str  # the distinctive part: 「生态环境」
+    level: str | None  # 省/市/县/区 when the name opens with it
+
+
+# Units of measure a quantity question may ask for (「多少万元」「多少亩」); classifiers like 个/家/项 are left
+# out because answers legitimately count in another one (「多少家」 → 「12个」).
+_MEASURE_UNITS = ("人次", "平方米", "立方米", "公里", "千米", "千瓦", "元", "亩", "吨", "%")
+_ASKED_UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(人次|平方米|立方米|公里|千米|千瓦|元|亩|吨)|百分之几|百分比|(?:比例|占比|比重|增速|增幅)")
+# A number withheld in the source: 「共征收水资源费XX万元」「由xxx元/人·月提高至…」.
+_REDACTED_RE = re.compile(r"(?:XX|xx|ＸＸ|X{3,}|x{3,})\s*(?:万|亿|千)?(?:元|人次|人|个|亩|吨|家|户|%|件|次|项|公里|平方米|千瓦)")
+
+
+def asked_unit(question: str) -> str | None:
+    """The unit of measure a quantity question asks in (「多少亿元」 → 元, 「比重」 → %), if any."""
+    m = _ASKED_UNIT_RE.search(normalize_for_search(question))
+    if not m:
+        return None
+    return m.group(1) or "%"
+
+
+def states_unit(text: str, unit: str) -> bool:
+    """Whether ``text`` states a quantity in ``unit`` (a number carrying it, magnitude aside)."""
+    return any(n.endswith(unit) or (unit == "%" and ("%" in n or "百分点" in n)) for n in quantities(text))
+
+
+def redacted(text: str) -> bool:
+    return bool(_REDACTED_RE.search(text))
+
+
+@dataclass(frozen=True)
+class QuestionFacts:
+    text: str
+    asks_quantity: bool
+    across_reports: bool
+    unit: str | None = None
+    bodies: list[BodyMention] = field(default_factory=list)
+    years: list[str] = field(default_factory=list)
+    premise_numbers: list[str] = field(default_factory=list)
+
+
+def body_core(name: str) -> str:
+    """The organ part of a body's name: 「池州市XX区民政局」 → 「民政局」, 「县城市管理局」 → 「城市管理局」."""
+    cuts = [m.end() for m in _ADMIN_CHAR_RE.finditer(name) if m.end() < len(name) - 1]
+    core = name[cuts[-1]:] if cuts else name
+    return core.removeprefix("xx").removeprefix("XX").removeprefix("某") or name
+
+
+def _bodies(norm: str) -> list[BodyMention]:
+    out = []
+    for m in _BODY_RE.finditer(norm):
+        name = _LEAD_RE.sub("", m.group(1))
+        if _NOT_A_NAME_RE.search(name):
+            continue
+        core = body_core(name)
+        if len(core) < 2 or core in ("部门", "单位"):
+            continue
+        level = name[0] if name[0] in "省市县区" else None
+        out.append(BodyMention(name, core, level))
+    return out
+
+
+def quantities(text: str) -> list[str]:
+    """Numbers a text states that are amounts, not dates: 「截至2023年6月，征收XX万元」 states none."""
+    return [n for n in extract_numbers(text) if not _DATE_LIKE_RE.search(n)]
+
+
+def read_question(question: str) -> QuestionFacts:
+    norm = normalize_for_search(question)
+    numbers = quantities(question)
+    return QuestionFacts(
+        text=question,
+        asks_quantity=bool(_QUANTITY_RE.search(norm)),
+        across_reports=bool(_ACROSS_RE.search(norm)),
+        unit=asked_unit(question),
+        bodies=_bodies(norm),
+        years=sorted(set(_YEAR_RE.findall(norm))),
+        premise_numbers=numbers,
+    )
