@@ -1,34 +1,105 @@
-"""FastAPI application factory. Heavy components are loaded once, in the lifespan."""
+"""FastAPI application factory.
+
+Heavy components (encoder, index, corpus, LLM) are loaded once, in a background thread started by the
+lifespan, so the server answers `/healthz` at once and `/readyz` turns ready when loading is done; until
+then the other endpoints answer 503 with Retry-After. Tests inject a ready-made service instead.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
+from api import openai_compat
+from api.deps import Runtime
+from api.errors import install_error_handlers
+from api.metrics import MetricsMiddleware
+from api.middleware import BodyLimitMiddleware
+from api.routes import answers, browse, ops
+from api.worker import LLMWorker
 from rag import __version__
+from rag.answer import AnswerService
 from rag.settings import Settings
 
+log = logging.getLogger("api")
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+DESCRIPTION = """Cited answers from Chinese government work reports, offline.
+
+* `POST /v1/ask`, `POST /v1/ask/stream` (SSE) — questions;
+* `POST /v1/chat/completions`, `GET /v1/models` — OpenAI-compatible;
+* `GET /v1/search`, `GET /v1/reports…` — search and read the reports;
+* `GET /healthz`, `GET /readyz`, `GET /metrics` — operations;
+* `/` — the chat page.
+
+Errors always look like `{"error": {"type": "...", "message": "..."}}`. When the `api_key` setting is set,
+everything except `/healthz`, `/readyz` and the static chat page needs `Authorization: Bearer <key>`.
+"""
+
+
+def _load_service(settings: Settings) -> AnswerService:
+    from rag.services import open_answer_service  # heavy imports only when really serving
+
+    return open_answer_service(settings)
+
+
+def create_app(settings: Settings | None = None, service: AnswerService | None = None) -> FastAPI:
+    """The app. ``service``: an already loaded AnswerService (tests); otherwise one is loaded at start."""
     settings = settings or Settings()
+    runtime = Runtime(settings=settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.ready = True
-        yield
+        worker = LLMWorker(settings.queue_size)
+        worker.start()
+        loader: asyncio.Future | None = None
+        if service is not None:
+            runtime.service, runtime.worker = service, worker
+        else:
+            async def load() -> None:
+                try:
+                    loaded = await asyncio.to_thread(_load_service, settings)
+                except Exception as exc:  # reported by /readyz and every 503; the process stays up
+                    log.error("loading the answer service failed: %s", exc)
+                    runtime.load_error = exc
+                    return
+                runtime.service, runtime.worker = loaded, worker
+                log.info("answer service loaded; ready")
 
-    app = FastAPI(title="govreport-rag", version=__version__, lifespan=lifespan,
-                  description="Offline, cited question answering over Chinese government work reports.")
+            loader = asyncio.ensure_future(load())
+        try:
+            yield
+        finally:
+            if loader is not None and not loader.done():
+                loader.cancel()  # the thread finishes its load on its own; nothing waits for it
+            await asyncio.to_thread(worker.close)
+            runtime.service = runtime.worker = None
 
-    @app.get("/healthz", summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    app = FastAPI(title="govreport-rag", version=__version__, lifespan=lifespan, description=DESCRIPTION)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(answers.router)
+    app.include_router(openai_compat.router)
+    app.include_router(browse.router)
 
-    @app.get("/readyz", summary="Readiness: models and index are loaded")
-    async def readyz() -> dict[str, object]:
-        return {"ready": bool(getattr(app.state, "ready", False))}
+    # The chat page: static files, no build step, nothing from a CDN. It holds no data, so it is served
+    # without the API key; the page asks for the key when the API answers 401.
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # Outermost first: metrics see every response, 413s included.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     return app

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     threads: int = Field(2, ge=1, le=256, description="CPU threads for the embedding model and the LLM.")
     host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
     port: Port = Field(8000, description="Port the HTTP service listens on.")
+    api_key: str | None = Field(
+        None, description="When set, every endpoint except /healthz and /readyz needs "
+        "`Authorization: Bearer <key>` (or `X-API-Key: <key>`).",
+    )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, le=100_000_000, description="Larger request bodies get 413.",
+    )
+    queue_size: int = Field(
+        4, ge=1, le=1000, description="Questions that may wait behind the one the LLM is answering; "
+        "more get 503 with Retry-After.",
+    )
 
     @field_validator("data_dir", "models_dir", "cache_dir", "index_dir", "llm_path", mode="after")
     @classmethod
@@ -82,6 +93,11 @@ class Settings(BaseSettings):
         if not v.strip():
             raise ValueError("host must not be empty; use 127.0.0.1 to serve only this machine")
         return v.strip()
+
+    @field_validator("api_key")
+    @classmethod
+    def _blank_key_is_none(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
 
     @model_validator(mode="after")
     def _dirs_distinct(self) -> Settings:

@@ -1,0 +1,100 @@
+"""What routes depend on, as ``Annotated[..., Depends()]`` aliases: the runtime, the loaded service, its
+corpus and retriever, the LLM worker, and the optional API key check."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import ApiError
+from api.metrics import Metrics
+from api.worker import LLMWorker
+from rag.answer import AnswerService
+from rag.corpus import Corpus
+from rag.errors import RagError
+from rag.retrieve import Retriever
+from rag.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Everything the app holds for its lifetime (``app.state.runtime``)."""
+
+    settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)
+    worker: LLMWorker | None = None
+    service: AnswerService | None = None
+    load_error: BaseException | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.service is not None and self.worker is not None
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+_bearer = HTTPBearer(auto_error=False, description="The API key as a bearer token (OpenAI clients).")
+_header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key.")
+
+
+def require_api_key(
+    runtime: RuntimeDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header_key: Annotated[str | None, Security(_header_key)],
+) -> None:
+    """Checks the key when the `api_key` setting is set; without one the service is open (it binds
+    127.0.0.1 by default)."""
+    expected = runtime.settings.api_key
+    if not expected:
+        return
+    given = header_key or (bearer.credentials if bearer else None)
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", "missing or wrong API key: send `Authorization: Bearer <key>` "
+                       "or `X-API-Key: <key>`", headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_service(runtime: RuntimeDep) -> AnswerService:
+    if runtime.service is not None:
+        return runtime.service
+    if runtime.load_error is not None:
+        err = runtime.load_error
+        detail = str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}"
+        raise ApiError(503, "not_ready", f"the service failed to load: {detail}")
+    raise ApiError(503, "not_ready", "the service is still loading models and the index; retry shortly",
+                   headers={"Retry-After": "5"})
+
+
+ServiceDep = Annotated[AnswerService, Depends(get_service)]
+
+
+def get_worker(runtime: RuntimeDep, service: ServiceDep) -> LLMWorker:
+    assert runtime.worker is not None  # set together with the service
+    return runtime.worker
+
+
+def get_corpus(service: ServiceDep) -> Corpus:
+    return service.corpus  # type: ignore[attr-defined]
+
+
+def get_retriever(service: ServiceDep) -> Retriever:
+    return service.retriever  # type: ignore[attr-defined]
+
+
+WorkerDep = Annotated[LLMWorker, Depends(get_worker)]
+CorpusDep = Annotated[Corpus, Depends(get_corpus)]
+RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
+
+
+def get_metrics(runtime: RuntimeDep) -> Metrics:
+    return runtime.metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]

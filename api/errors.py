@@ -1,0 +1,122 @@
+"""Every error the API returns has one JSON shape: ``{"error": {"type", "message", ...}}``.
+
+The shape is also what OpenAI clients read (``error.message``), so the chat-completions endpoint needs
+no separate error format. Project errors (``rag.errors.RagError``) carry their own HTTP status; bad
+input becomes a 4xx with a message naming the field, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.errors import RagError
+
+log = logging.getLogger("api")
+
+
+class ApiError(RagError):
+    """An error raised by the HTTP layer itself, with its status, type and (optionally) the unknown id."""
+
+    def __init__(self, status: int, type_: str, message: str, *, id: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.http_status = status
+        self.type = type_
+        self.id = id
+        self.headers = headers or {}
+
+
+class ServiceBusy(ApiError):
+    """The LLM queue is full; the client should come back after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int, depth: int):
+        super().__init__(503, "busy", f"the answer queue is full ({depth} questions waiting); "
+                         f"retry in about {retry_after} s", headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": type_, "message": message}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return {"error": body}
+
+
+def error_response(status: int, type_: str, message: str, headers: dict[str, str] | None = None,
+                   **extra: Any) -> JSONResponse:
+    return JSONResponse(error_body(type_, message, **extra), status_code=status, headers=headers)
+
+
+def _loc(loc: tuple | list) -> str:
+    """('body', 'history', 3, 'role') → 'history[3].role' (the 'body'/'query' prefix says nothing)."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def readable_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
+    """One sentence for people, plus a list of {field, message} for programs."""
+    details = []
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            pos = err["loc"][1] if len(err.get("loc", ())) > 1 else "?"
+            reason = (err.get("ctx") or {}).get("error", "")
+            details.append({"field": "body", "message": f"malformed JSON at character {pos}: {reason}"})
+            continue
+        msg = str(err.get("msg", "invalid value"))
+        msg = msg.removeprefix("Value error, ")
+        if err.get("type") == "missing":
+            msg = "is required"
+        elif err.get("type") == "extra_forbidden":
+            msg = "is not a known field"
+        details.append({"field": _loc(err.get("loc", ())), "message": msg})
+    sentence = "; ".join(
+        d["message"] if d["field"] == "body" else f"{d['field']}: {d['message']}" for d in details
+    )
+    return sentence or "invalid request", details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, details = readable_validation_errors(list(exc.errors()))
+        return error_response(422, "invalid_request", message, details=details)
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.http_status, exc.type, str(exc), headers=exc.headers, id=exc.id)
+
+    @app.exception_handler(RagError)
+    async def _rag(request: Request, exc: RagError) -> JSONResponse:
+        status = int(getattr(exc, "http_status", 500))
+        if status >= 500:
+            log.warning("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+        headers = {"Retry-After": "10"} if status == 503 else None
+        return error_response(status, _snake(type(exc).__name__), str(exc), headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "payload_too_large"}
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return error_response(exc.status_code, kinds.get(exc.status_code, "http_error"), message,
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "the server failed to answer; the error is logged")

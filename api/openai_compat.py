@@ -1,0 +1,182 @@
+"""OpenAI-compatible chat completions, so the `openai` client, Open WebUI, Chatbox … can talk to us.
+
+The last user message is the question and earlier user/assistant messages are the history (system
+prompts are ignored: the answer prompt is fixed). Citations ride along twice: as an extra ``citations``
+field (the `openai` client keeps unknown fields) and as a 「来源」 list at the end of the text, which any
+chat UI shows.
+
+Streaming sends the model's draft as it is written. The final answer is checked (unsupported sentences
+removed); when the checked text differs from the draft, it follows the draft under a 「核对后的回答」
+heading, because a chat client cannot take back text it has shown.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from api.deps import MetricsDep, ServiceDep, WorkerDep, require_api_key
+from api.errors import ApiError
+from api.metrics import Metrics
+from api.schemas import (
+    ERROR_RESPONSES,
+    MAX_HISTORY_TURNS,
+    AskRequest,
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatDelta,
+    ChatMessageOut,
+    ChatUsage,
+    ModelCard,
+    ModelList,
+)
+from api.streaming import (
+    ClientGone,
+    EventStreamResponse,
+    answer_events,
+    error_payload,
+    final_answer,
+    submit_answer,
+)
+from api.worker import Job
+from rag.answer_models import Answer, AnswerEvent, TokenEvent, Turn
+
+MODEL_ID = "govreport-rag"
+EXTRACTIVE_MODEL_ID = "govreport-rag-extractive"
+# Earlier turns longer than a Turn allows are cut rather than refused: chat clients resend whole
+# conversations and cannot be told to shorten them.
+_TURN_CHARS = next(m.max_length for m in Turn.model_fields["content"].metadata if hasattr(m, "max_length"))
+
+router = APIRouter(prefix="/v1", tags=["OpenAI compatible"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
+
+
+def to_ask_request(req: ChatCompletionRequest) -> AskRequest:
+    """Messages → question + history. The history keeps the latest turns that fit the limit."""
+    turns = [m for m in req.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user":
+        raise ApiError(422, "invalid_request", "messages: the last user/assistant message must be the "
+                       "user's question")
+    history = [Turn(role=m.role, content=m.text()[:_TURN_CHARS]) for m in turns[:-1]
+               if m.text().strip()][-MAX_HISTORY_TURNS:]
+    mode = "extractive" if req.model == EXTRACTIVE_MODEL_ID else "llm"
+    payload = {"question": turns[-1].text(), "history": [t.model_dump() for t in history], "mode": mode,
+               "k": req.k, "filters": req.filters.model_dump() if req.filters else None}
+    # Validated like /v1/ask, so an empty or over-long question gets the same readable 422.
+    try:
+        return AskRequest.model_validate(payload)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", "messages", len(req.messages) - 1, "content")
+                   if e["loc"][:1] == ("question",) else ("body", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+def sources_text(answer: Answer) -> str:
+    """The 「来源」 list appended to the text: one line per citation, with where to find the quote."""
+    if not answer.citations:
+        return ""
+    head = "最接近的章节：" if answer.refused else "来源："
+    lines = [head]
+    for c in answer.citations:
+        where = " › ".join([c.report_title, *c.section_path])
+        span = str(c.line_start) if c.line_start == c.line_end else f"{c.line_start}–{c.line_end}"
+        lines_ref = f"第{span}行"
+        quote = c.quote.strip().replace("\n", " ")
+        quote = quote if len(quote) <= 60 else quote[:60] + "…"
+        lines.append(f"[{c.n}] {where}（{c.source_file} {lines_ref}）「{quote}」")
+    return "\n".join(lines)
+
+
+def full_text(answer: Answer) -> str:
+    sources = sources_text(answer)
+    return f"{answer.answer}\n\n{sources}" if sources else answer.answer
+
+
+def _usage(answer: Answer) -> ChatUsage:
+    t = answer.timings
+    return ChatUsage(prompt_tokens=t.prompt_tokens, completion_tokens=t.completion_tokens,
+                     total_tokens=t.prompt_tokens + t.completion_tokens)
+
+
+def _normalise(text: str) -> str:
+    return "".join(text.split())
+
+
+@router.get("/models", response_model=ModelList, summary="Models (OpenAI `GET /v1/models`)")
+def list_models() -> ModelList:
+    now = int(time.time())
+    return ModelList(data=[ModelCard(id=name, created=now) for name in (MODEL_ID, EXTRACTIVE_MODEL_ID)])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    summary="OpenAI-compatible chat completion (stream true/false)",
+    description="The `openai` client works unchanged (`base_url=http://127.0.0.1:8000/v1`). With "
+                "`stream: true` the reply is `text/event-stream` of `chat.completion.chunk` objects ending "
+                "with `data: [DONE]`; the last chunk carries `citations`.",
+)
+async def chat_completions(body: ChatCompletionRequest, request: Request, service: ServiceDep,
+                           worker: WorkerDep, metrics: MetricsDep) -> Response:
+    ask = to_ask_request(body)
+    model = body.model if body.model in (MODEL_ID, EXTRACTIVE_MODEL_ID) else MODEL_ID
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    job = submit_answer(worker, service, ask)
+    if body.stream:
+        return EventStreamResponse(_chunks(job, metrics, completion_id, created, model),
+                                   on_close=job.cancel.set)
+    try:
+        answer = await final_answer(job, request, metrics)
+    except ClientGone:
+        return Response(status_code=499)
+    result = ChatCompletion(
+        id=completion_id, created=created, model=model,
+        choices=[ChatChoice(message=ChatMessageOut(content=full_text(answer)))],
+        usage=_usage(answer), citations=answer.citations, refused=answer.refused,
+    )
+    return JSONResponse(result.model_dump(mode="json", exclude_none=True))
+
+
+async def _chunks(job: Job, metrics: Metrics, completion_id: str, created: int,
+                  model: str) -> AsyncIterator[bytes]:
+    def chunk(delta: ChatDelta, finish: str | None = None, **extra) -> bytes:
+        c = ChatCompletionChunk(id=completion_id, created=created, model=model,
+                                choices=[ChatChunkChoice(delta=delta, finish_reason=finish)], **extra)
+        return f"data: {c.model_dump_json(exclude_none=True)}\n\n".encode()
+
+    yield chunk(ChatDelta(role="assistant", content=""))
+    draft: list[str] = []
+    try:
+        async for event in answer_events(job, metrics):
+            if event is None:
+                yield b": waiting\n\n"
+            elif isinstance(event, TokenEvent) and event.text:
+                draft.append(event.text)
+                yield chunk(ChatDelta(content=event.text))
+            elif isinstance(event, AnswerEvent):
+                answer = event.answer
+                shown = "".join(draft)
+                if not shown.strip():
+                    tail = full_text(answer)
+                elif _normalise(shown) == _normalise(answer.answer):
+                    tail = "\n\n" + sources_text(answer) if answer.citations else ""
+                else:
+                    tail = "\n\n核对后的回答：\n" + full_text(answer)
+                if tail:
+                    yield chunk(ChatDelta(content=tail))
+                yield chunk(ChatDelta(), finish="stop", usage=_usage(answer), citations=answer.citations,
+                            refused=answer.refused)
+    except Exception as exc:
+        yield f"data: {json.dumps(error_payload(exc), ensure_ascii=False)}\n\n".encode()
+    yield b"data: [DONE]\n\n"

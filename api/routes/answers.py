@@ -1,0 +1,49 @@
+"""`POST /v1/ask` and `POST /v1/ask/stream`: cited answers, whole or streamed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from api.deps import MetricsDep, ServiceDep, WorkerDep, require_api_key
+from api.schemas import ERROR_RESPONSES, AskRequest
+from api.streaming import ClientGone, EventStreamResponse, ask_sse, final_answer, submit_answer
+from rag.answer_models import Answer
+
+router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
+
+_STREAM_DOC = """Server-Sent Events, in this order:
+
+* `event: evidence` — `EvidenceEvent`: the candidate passages (what citations can point to), sent as soon
+  as retrieval is done;
+* `event: token` — `TokenEvent`, many: the model's draft as it is written (not yet checked);
+* `event: answer` — `AnswerEvent`: the checked answer (text, citations, unsupported sentences, timings);
+* or `event: error` — `{"error": {"type", "message", "status"}}` if the answer failed.
+
+Lines starting with `:` are keep-alive comments while the question waits for the model. A full queue is
+refused before the stream starts (503 with `Retry-After`). Closing the connection cancels the generation.
+"""
+
+
+@router.post("/ask", response_model=Answer, summary="Ask a question; get the cited, checked answer",
+             description="Blocks until the answer is complete (seconds on CPU). Disconnecting cancels it.")
+async def ask(body: AskRequest, request: Request, service: ServiceDep, worker: WorkerDep,
+              metrics: MetricsDep) -> Response | Answer:
+    job = submit_answer(worker, service, body)
+    try:
+        return await final_answer(job, request, metrics)
+    except ClientGone:
+        return Response(status_code=499)  # nobody reads it; keeps the access log honest
+
+
+@router.post("/ask/stream", summary="Ask a question; stream evidence, tokens and the answer (SSE)",
+             description=_STREAM_DOC, response_class=EventStreamResponse,
+             responses={200: {"content": {"text/event-stream": {"example": (
+                 'event: evidence\ndata: {"event":"evidence","standalone_question":"…","evidence":[…],'
+                 '"retrieval_ms":61.2}\n\nevent: token\ndata: {"event":"token","text":"下半年"}\n\n'
+                 'event: answer\ndata: {"event":"answer","answer":{…}}\n\n')}}}})
+async def ask_stream(body: AskRequest, service: ServiceDep, worker: WorkerDep,
+                     metrics: MetricsDep) -> EventStreamResponse:
+    job = submit_answer(worker, service, body)
+    return EventStreamResponse(ask_sse(job, metrics), on_close=job.cancel.set)

@@ -1,0 +1,127 @@
+"""Search and the report browser: `GET /v1/search`, `/v1/reports`, `/v1/reports/{id}`, sections.
+
+Plain ``def`` handlers: FastAPI runs them in its thread pool, so embedding a query never blocks the
+event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import CorpusDep, RetrieverDep, require_api_key
+from api.errors import ApiError
+from api.schemas import (
+    ERROR_RESPONSES,
+    EXAMPLE_QUESTION,
+    MAX_K,
+    Facets,
+    ParagraphText,
+    Question,
+    ReportDetail,
+    ReportList,
+    ReportSummary,
+    SearchResponse,
+    SectionNode,
+    SectionText,
+)
+from rag.corpus import Corpus, Report, Section
+from rag.errors import ReportNotFound, SectionNotFound
+from rag.retrieve import Filters, Mode
+
+router = APIRouter(prefix="/v1", tags=["search and reports"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
+
+Period = Annotated[str | None, Query(max_length=100, description="e.g. 2023年下半年")]
+Kind = Annotated[str | None, Query(max_length=10, description="总结 or 计划")]
+Body = Annotated[str | None, Query(max_length=100, description="Substring of the issuing body or title.")]
+Level = Annotated[str | None, Query(max_length=10, description="市/区/县/乡/镇/街道/村")]
+
+
+@router.get("/search", response_model=SearchResponse, summary="Hybrid search (BM25 + dense) over the reports")
+def search(
+    retriever: RetrieverDep,
+    q: Annotated[Question, Query(description="The query, 1–2000 characters.", examples=[EXAMPLE_QUESTION])],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    mode: Annotated[Mode, Query()] = "hybrid",
+    period: Period = None, kind: Kind = None, body: Body = None, level: Level = None,
+    report_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> SearchResponse:
+    filters = Filters(period=period, kind=kind, body=body, level=level, report_id=report_id)
+    t0 = time.perf_counter()
+    hits = retriever.search(q, k=k, filters=filters, mode=mode)
+    return SearchResponse(query=q, k=k, took_ms=round((time.perf_counter() - t0) * 1000, 1), hits=hits)
+
+
+def summary(report: Report) -> ReportSummary:
+    return ReportSummary(
+        id=report.id, title=report.title, source_file=report.source_file, ordinal=report.ordinal,
+        title_line=report.title_line, body=report.issuing_body, level=report.admin_level,
+        period=report.period, periods=report.periods, kind=report.kind, n_sections=report.n_sections,
+    )
+
+
+def node(section: Section) -> SectionNode:
+    return SectionNode(
+        id=section.id, heading=section.heading, marker=section.marker, level=section.level,
+        path=section.path, line_start=section.line_start, line_end=section.line_end,
+        n_paragraphs=len(section.paragraphs), children=[node(c) for c in section.children],
+    )
+
+
+def _facets(corpus: Corpus) -> Facets:
+    reports = corpus.reports
+    return Facets(
+        periods=sorted({p for r in reports for p in r.periods}),
+        kinds=sorted({r.kind for r in reports if r.kind}),
+        bodies=sorted({r.issuing_body for r in reports if r.issuing_body}),
+        levels=sorted({r.admin_level for r in reports if r.admin_level}),
+    )
+
+
+def _report(corpus: Corpus, report_id: str) -> Report:
+    try:
+        return corpus.get(report_id)
+    except ReportNotFound:
+        raise ApiError(404, "report_not_found",
+                       f"no report with id {report_id!r}; GET /v1/reports lists them", id=report_id) from None
+
+
+@router.get("/reports", response_model=ReportList, summary="Reports, filtered by metadata")
+def list_reports(corpus: CorpusDep, period: Period = None, kind: Kind = None, body: Body = None,
+                 level: Level = None) -> ReportList:
+    def keep(r: Report) -> bool:
+        return ((not period or any(period in p for p in r.periods))
+                and (not kind or r.kind == kind or r.kind == "both")
+                and (not body or body in (r.issuing_body or "") or body in r.title)
+                and (not level or r.admin_level == level))
+
+    reports = [summary(r) for r in corpus.reports if keep(r)]
+    return ReportList(total=len(reports), reports=reports, facets=_facets(corpus))
+
+
+@router.get("/reports/{report_id}", response_model=ReportDetail, summary="One report and its section tree")
+def get_report(report_id: str, corpus: CorpusDep) -> ReportDetail:
+    report = _report(corpus, report_id)
+    return ReportDetail(**summary(report).model_dump(), compilation_title=report.compilation_title,
+                        sections=node(report.root))
+
+
+@router.get("/reports/{report_id}/sections/{section_id}", response_model=SectionText,
+            summary="A section's full text, paragraph by paragraph with source offsets")
+def get_section(report_id: str, section_id: str, corpus: CorpusDep) -> SectionText:
+    report = _report(corpus, report_id)
+    try:
+        section = report.section(section_id)
+    except SectionNotFound:
+        raise ApiError(404, "section_not_found", f"report {report_id} has no section {section_id!r}; "
+                       f"GET /v1/reports/{report_id} lists its sections", id=section_id) from None
+    # Sub-sections included, in source order: reading 「二、」 shows everything under it.
+    pairs = sorted(((s, p) for s in section.iter_sections() for p in s.paragraphs),
+                   key=lambda sp: sp[1].char_start)
+    paragraphs = [ParagraphText(id=p.id, section_id=s.id, text=p.text, line=p.line, char_start=p.char_start,
+                                char_end=p.char_end, kind=p.kind) for s, p in pairs]
+    return SectionText(report=summary(report), section=node(section),
+                       text="\n".join(p.text for p in paragraphs), paragraphs=paragraphs)

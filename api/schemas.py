@@ -1,0 +1,273 @@
+"""Request and response bodies of the HTTP API (the answer itself is ``rag.answer_models.Answer``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from rag.answer_models import AnswerMode, Citation, Turn
+from rag.retrieve import Filters, Hit
+
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY_TURNS = 20
+MAX_K = 50
+
+EXAMPLE_QUESTION = "县水利局下半年在资金管理上有什么安排？"
+
+
+def _check_question(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("the question is empty; type a question")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ValueError(f"the question has {len(value)} characters after trimming; "
+                         f"the limit is {MAX_QUESTION_CHARS}")
+    return value
+
+
+Question = Annotated[str, AfterValidator(_check_question)]
+
+
+class ApiFilters(Filters):
+    """Report metadata filters; unknown keys are refused so a typo does not silently match everything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------- ask
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": EXAMPLE_QUESTION},
+        {"question": "那上半年完成了哪些工作？", "mode": "llm", "k": 8,
+         "history": [{"role": "user", "content": EXAMPLE_QUESTION},
+                     {"role": "assistant", "content": "下半年将加强水利资金监管……[1]"}],
+         "filters": {"body": "水利局"}},
+    ]})
+
+    question: Question = Field(description=f"1–{MAX_QUESTION_CHARS} characters after trimming.")
+    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
+                                description=f"Earlier turns, oldest first (at most {MAX_HISTORY_TURNS}).")
+    mode: AnswerMode = Field("llm", description="llm: the model writes a cited answer; extractive: quotes "
+                                                "only, no model.")
+    k: int | None = Field(None, ge=1, le=MAX_K, description="Passages to retrieve (default: the service's).")
+    filters: ApiFilters | None = None
+
+
+# ------------------------------------------------------------------------------------------- search
+
+
+class SearchResponse(BaseModel):
+    query: str
+    k: int
+    took_ms: float
+    hits: list[Hit]
+
+
+# ------------------------------------------------------------------------------------------ reports
+
+
+class ReportSummary(BaseModel):
+    id: str = Field(examples=["004_0fd432a33c6b23a6-r05"])
+    title: str
+    source_file: str
+    ordinal: int
+    title_line: int
+    body: str | None = Field(None, description="Issuing body, e.g. 县水利局.")
+    level: str | None = Field(None, description="市/区/县/乡/镇/街道/村")
+    period: str | None = Field(None, description="First period the title names, e.g. 2023年下半年.")
+    periods: list[str] = Field(default_factory=list)
+    kind: str | None = Field(None, description="总结, 计划 or both.")
+    n_sections: int
+
+
+class Facets(BaseModel):
+    """Distinct values over all reports, for building filter menus."""
+
+    periods: list[str]
+    kinds: list[str]
+    bodies: list[str]
+    levels: list[str]
+
+
+class ReportList(BaseModel):
+    total: int = Field(description="Reports matching the filters.")
+    reports: list[ReportSummary]
+    facets: Facets
+
+
+class SectionNode(BaseModel):
+    id: str
+    heading: str | None = Field(description="None for the report's preamble (the root).")
+    marker: str | None = None
+    level: int
+    path: list[str]
+    line_start: int
+    line_end: int
+    n_paragraphs: int = Field(description="Paragraphs held directly by this section.")
+    children: list[SectionNode] = Field(default_factory=list)
+
+
+class ReportDetail(ReportSummary):
+    compilation_title: str | None = None
+    sections: SectionNode = Field(description="The section tree; the root holds the preamble.")
+
+
+class ParagraphText(BaseModel):
+    id: str
+    section_id: str = Field(description="The (sub)section that holds the paragraph.")
+    text: str = Field(description="The line as in the source.")
+    line: int
+    char_start: int = Field(description="Offset in the source text; citations use the same offsets.")
+    char_end: int
+    kind: str
+
+
+class SectionText(BaseModel):
+    report: ReportSummary
+    section: SectionNode
+    text: str = Field(description="The section's paragraphs (sub-sections included), one per line.")
+    paragraphs: list[ParagraphText]
+
+
+# ------------------------------------------------------------------------------------------- health
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    ready: bool
+    detail: str = Field(description="What is loaded, or what is still loading / failed.")
+    model: str | None = None
+
+
+# ----------------------------------------------------------------------------- OpenAI compatibility
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[TextPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content if p.type in ("text", "input_text"))
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI chat-completions request; sampling options are accepted and ignored (decoding is greedy)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"model": "govreport-rag", "messages": [{"role": "user", "content": EXAMPLE_QUESTION}]},
+        {"model": "govreport-rag", "stream": True,
+         "messages": [{"role": "user", "content": EXAMPLE_QUESTION}]},
+    ]})
+
+    model: str = Field("govreport-rag", description="govreport-rag, or govreport-rag-extractive for quotes "
+                                                    "only; other names mean govreport-rag.")
+    messages: list[ChatMessageIn] = Field(min_length=1, description="The last message must be the user's "
+                                                                     "question; earlier user/assistant "
+                                                                     "turns are the history.")
+    stream: bool = False
+    k: int | None = Field(None, ge=1, le=MAX_K, description="Extension: passages to retrieve.")
+    filters: ApiFilters | None = Field(None, description="Extension: report metadata filters.")
+
+
+class ChatMessageOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatMessageOut
+    finish_reason: Literal["stop", "length"] = "stop"
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage
+    citations: list[Citation] = Field(default_factory=list, description="Extension: the sources behind "
+                                                                        "the [n] markers.")
+    refused: bool = Field(False, description="Extension: the reports do not answer the question.")
+
+
+class ChatDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChatChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: Literal["stop", "length"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChatChunkChoice]
+    usage: ChatUsage | None = None
+    citations: list[Citation] | None = None
+    refused: bool | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "govreport-rag"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(examples=["invalid_request"])
+    message: str = Field(examples=["question: the question is empty; type a question"])
+    id: str | None = Field(None, description="The unknown id, for 404s.")
+    details: list[dict[str, Any]] | None = Field(None, description="Per-field problems, for 422s.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "API key missing or wrong (only when a key is set)."},
+    413: {"model": ErrorResponse, "description": "Request body over the size limit."},
+    422: {"model": ErrorResponse, "description": "Malformed JSON or invalid fields; the message names them."},
+    503: {"model": ErrorResponse, "description": "Still loading, or the answer queue is full (Retry-After)."},
+}

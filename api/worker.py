@@ -1,0 +1,175 @@
+"""One thread runs every LLM job, one at a time, fed by a bounded queue.
+
+A GGUF context is not thread-safe and two generations on 2 cores would each run at half speed anyway,
+so answers are serialised. The event loop never blocks: a job's events cross back to it through an
+``asyncio.Queue`` (``loop.call_soon_threadsafe``). Each job owns a ``threading.Event``; setting it
+(the client went away) makes a queued job skip and a running one stop at its next token, because the
+answer service checks the event it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from api.errors import ServiceBusy
+
+log = logging.getLogger("api.worker")
+
+JobFn = Callable[[threading.Event], Iterator[Any]]
+
+_DONE = object()
+
+
+class Job:
+    """A unit of LLM work and the channel its results come back through."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, fn: JobFn, loop: asyncio.AbstractEventLoop):
+        self.id = next(self._ids)
+        self.fn = fn
+        self.cancel = threading.Event()
+        self.loop = loop
+        self.out: asyncio.Queue[Any] = asyncio.Queue()
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.outcome: str | None = None  # ok | cancelled | error
+
+    def emit(self, item: Any) -> None:
+        # A closed loop means the server is shutting down and nobody listens.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+
+    async def events(self, keepalive_s: float | None = None) -> AsyncIterator[Any]:
+        """The job's items in order; exceptions raised by the job are re-raised here.
+
+        With ``keepalive_s``, yields ``None`` whenever that long passes without an item, so a streaming
+        caller can write something and notice a vanished client while the job waits in the queue.
+        """
+        while True:
+            if keepalive_s is None:
+                item = await self.out.get()
+            else:
+                try:
+                    item = await asyncio.wait_for(self.out.get(), keepalive_s)
+                except TimeoutError:
+                    yield None
+                    continue
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+class LLMWorker:
+    def __init__(self, queue_size: int, name: str = "llm-worker"):
+        self.queue_size = queue_size
+        self._queue: queue.Queue[Job] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._current: Job | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._avg_job_s = 15.0  # a first guess for Retry-After until jobs have been timed
+        self.jobs_total: dict[str, int] = {"ok": 0, "cancelled": 0, "error": 0, "rejected": 0}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def depth(self) -> int:
+        """Jobs waiting (not counting the one running)."""
+        return self._queue.qsize()
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    def retry_after(self) -> int:
+        """Seconds until a slot is likely free: about one job's time (the running one must finish)."""
+        return max(1, min(300, math.ceil(self._avg_job_s)))
+
+    def submit(self, fn: JobFn) -> Job:
+        """Queue ``fn(cancel_event) -> iterator``; raises ServiceBusy (503) when the queue is full."""
+        if self._stop.is_set():
+            raise ServiceBusy(retry_after=5, depth=self.depth)
+        job = Job(fn, asyncio.get_running_loop())
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            self.jobs_total["rejected"] += 1
+            raise ServiceBusy(retry_after=self.retry_after(), depth=self.depth) from None
+        return job
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self._current = job
+            try:
+                self._execute(job)
+            finally:
+                self._current = None
+                job.finished.set()
+                self._queue.task_done()
+
+    def _execute(self, job: Job) -> None:
+        job.started.set()
+        if job.cancel.is_set():  # the client left while the job was queued
+            job.outcome = "cancelled"
+            job.emit(_DONE)
+            self.jobs_total["cancelled"] += 1
+            return
+        t0 = time.perf_counter()
+        iterator: Iterator[Any] | None = None
+        try:
+            iterator = job.fn(job.cancel)
+            for item in iterator:
+                job.emit(item)
+                if job.cancel.is_set():
+                    break
+            job.outcome = "cancelled" if job.cancel.is_set() else "ok"
+            job.emit(_DONE)
+        except Exception as exc:  # delivered to the waiting request, which maps it to a response
+            job.outcome = "cancelled" if job.cancel.is_set() else "error"
+            job.emit(exc)
+        finally:
+            if job.outcome is None:  # a BaseException escaped: never leave the request waiting
+                job.outcome = "error"
+                job.emit(RuntimeError("the answer worker was interrupted"))
+            if iterator is not None and hasattr(iterator, "close"):
+                with contextlib.suppress(Exception):
+                    iterator.close()  # runs the generator's cleanup (frees the LLM) on cancel
+            elapsed = time.perf_counter() - t0
+            if job.outcome == "ok":
+                self._avg_job_s = 0.7 * self._avg_job_s + 0.3 * elapsed
+            self.jobs_total[job.outcome] += 1
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Cancel the running and queued jobs, then stop the thread."""
+        self._stop.set()
+        if self._current is not None:
+            self._current.cancel.set()
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            job.cancel.set()
+            job.outcome = "cancelled"
+            job.emit(_DONE)
+            job.finished.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("LLM worker busy after %.0f s; it exits with the process", timeout)

@@ -1,0 +1,132 @@
+"""A stand-in AnswerService for API and browser tests: real corpus and retrieval (fake encoder), a
+scripted "LLM" that quotes the first sentence of the best passage, slowly if asked, honouring cancel."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from rag.answer import AnswerService
+from rag.answer_models import (
+    Answer,
+    AnswerEvent,
+    AnswerMode,
+    Citation,
+    Evidence,
+    EvidenceEvent,
+    StreamEvent,
+    Timings,
+    TokenEvent,
+    Turn,
+)
+from rag.corpus import Corpus
+from rag.errors import GenerationError, InvalidQuestion
+from rag.retrieve import Filters, Retriever
+
+REFUSE_WORD = "火星"  # questions naming it get a refusal
+FAIL_WORD = "故障"  # questions naming it fail mid-stream (after the evidence)
+
+
+def build_fake_retriever(corpus: Corpus) -> Retriever:
+    from rag.chunking import chunk_corpus
+    from rag.index import memory_index
+    from tests.conftest import FakeEncoder
+
+    enc = FakeEncoder()
+    chunks = chunk_corpus(corpus)
+    vecs = enc.encode_documents([c.search_text for c in chunks], [c.embed_title for c in chunks])
+    return Retriever(memory_index(chunks, vecs, corpus_hash=corpus.content_hash), enc)
+
+
+class FakeAnswerService(AnswerService):
+    model_name = "fake-llm"
+
+    def __init__(self, corpus: Corpus, retriever: Retriever, token_delay: float = 0.0):
+        self.corpus = corpus
+        self.retriever = retriever
+        self.token_delay = token_delay
+        self.calls: list[str] = []  # questions, in the order jobs started
+        self.cancelled: list[str] = []  # questions whose generation saw the cancel event
+        self.running = threading.Event()  # set while a generation runs
+        self.concurrent = 0
+        self.max_concurrent = 0
+        self._lock = threading.Lock()
+
+    def ask(self, question: str, history: Sequence[Turn] = (), mode: AnswerMode = "llm",
+            k: int | None = None, filters: Filters | None = None) -> Answer:
+        *_, last = self.stream(question, history, mode, k, filters)
+        assert isinstance(last, AnswerEvent)
+        return last.answer
+
+    def stream(self, question: str, history: Sequence[Turn] = (), mode: AnswerMode = "llm",
+               k: int | None = None, filters: Filters | None = None,
+               cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
+        with self._lock:
+            self.concurrent += 1
+            self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        self.calls.append(question)
+        self.running.set()
+        try:
+            yield from self._stream(question, history, mode, k, filters, cancel)
+        finally:
+            self.running.clear()
+            with self._lock:
+                self.concurrent -= 1
+
+    def _stream(self, question, history, mode, k, filters, cancel) -> Iterator[StreamEvent]:
+        t0 = time.perf_counter()
+        if not question.strip():
+            raise InvalidQuestion("the question is empty")
+        standalone = question
+        if history and question.startswith("那"):  # a follow-up: borrow the previous question's subject
+            standalone = history[-2].content[:8] + question if len(history) >= 2 else question
+        hits = [h for h in self.retriever.search(standalone, k=k or 5, filters=filters) if h.chunk_type == "text"]
+        evidence = [Evidence(id=i, chunk_id=h.chunk_id, text=h.text, score=h.score,
+                             **h.model_dump(include=set(Evidence.model_fields) - {"id", "chunk_id", "text", "score"}))
+                    for i, h in enumerate(hits[:4], start=1)]
+        retrieval_ms = (time.perf_counter() - t0) * 1000
+        yield EvidenceEvent(standalone_question=standalone, evidence=evidence, retrieval_ms=retrieval_ms)
+        if FAIL_WORD in question:
+            raise GenerationError("the fake model failed on purpose")
+        if REFUSE_WORD in question or not evidence:
+            yield AnswerEvent(answer=Answer(
+                question=question, standalone_question=standalone, refused=True,
+                answer="这些报告中没有找到关于这个问题的内容。下面是最接近的章节。",
+                refusal_reason="no passage mentions the question's subject",
+                citations=[_cite(n, ev, 0, min(len(ev.text), 40)) for n, ev in enumerate(evidence[:2], 1)],
+                evidence=evidence, mode=mode, model=None,
+                timings=Timings(retrieval_ms=retrieval_ms, total_ms=(time.perf_counter() - t0) * 1000)))
+            return
+        ev = evidence[0]
+        # The quote: the passage's second sentence (the first is often its heading).
+        sentences = list(re.finditer(r"[^。；\n]+[。；]?", ev.text))
+        m = sentences[1] if len(sentences) > 1 else sentences[0]
+        start, end = m.start(), m.end()
+        text = f"{ev.report_title}提到：{ev.text[start:end].rstrip('。；')}[1]。"
+        first_token_ms = None
+        tokens = 0
+        if mode == "llm":
+            for i in range(0, len(text), 3):
+                if cancel is not None and cancel.is_set():
+                    self.cancelled.append(question)
+                    return
+                if self.token_delay:
+                    time.sleep(self.token_delay)
+                first_token_ms = first_token_ms or (time.perf_counter() - t0) * 1000
+                tokens += 1
+                yield TokenEvent(text=text[i:i + 3])
+        yield AnswerEvent(answer=Answer(
+            question=question, standalone_question=standalone, answer=text, refused=False,
+            citations=[_cite(1, ev, start, end)], evidence=evidence, mode=mode,
+            model=self.model_name if mode == "llm" else None,
+            timings=Timings(retrieval_ms=retrieval_ms, first_token_ms=first_token_ms,
+                            total_ms=(time.perf_counter() - t0) * 1000 + 1, prompt_tokens=100,
+                            completion_tokens=tokens)))
+
+
+def _cite(n: int, ev: Evidence, start: int, end: int) -> Citation:
+    fields = ev.model_dump(include=set(Citation.model_fields) - {"n", "quote", "char_start", "char_end"})
+    return Citation(n=n, quote=ev.text[start:end], char_start=ev.char_start + start,
+                    char_end=ev.char_start + end, **fields)
