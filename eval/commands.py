@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--mode", choices=["llm", "extractive"], default="llm")
     a.add_argument("--limit", type=int, help="only the first N questions")
     a.add_argument("--ids", help="comma-separated question ids to run")
-    a.add_argument("--out", type=Path, help="per-question JSON (default eval/results/answers-<mode>[-model].json)")
+    a.add_argument("--out", type=Path, help="per-question JSON (default: eval/results/)")
     a.set_defaults(func=_answers)
     p.set_defaults(func=lambda args: p.print_help() or 1)
 

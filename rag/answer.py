@@ -11,6 +11,7 @@ retrieval relevance, whether a quantity question got a supported number — not 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
@@ -69,8 +70,8 @@ def validate_question(question: str, history: Sequence[Turn]) -> str:
         raise InvalidQuestion("the question must be text")
     q = question.strip()
     if not q:
-        raise InvalidQuestion("the question is empty; ask something about the reports, e.g. 「县水利局下半年在"
-                              "资金管理上有什么安排？」")
+        raise InvalidQuestion("the question is empty; ask something about the reports, e.g. "
+                              "「县水利局下半年在资金管理上有什么安排？」")
     if len(q) > MAX_QUESTION_CHARS:
         raise InvalidQuestion(f"the question has {len(q)} characters; at most {MAX_QUESTION_CHARS} are "
                               "accepted — shorten it to the point you want answered")
@@ -179,10 +180,10 @@ class AnswerService:
         evaluation of the fixed system prompt (its KV cache is then reused by every question)."""
         self.retriever.encoder.encode_queries(["预热"])
         if self.generator is not None:
-            try:
-                list(self.generator.stream(build_messages("你好", []), GenerationParams(max_tokens=1), Usage()))
-            except GenerationError:
-                pass  # a remote endpoint that is down is reported at the first question
+            # a remote endpoint that is down is reported at the first question
+            with contextlib.suppress(GenerationError):
+                list(self.generator.stream(build_messages("你好", []), GenerationParams(max_tokens=1),
+                                           Usage()))
 
     @property
     def model_name(self) -> str | None:
@@ -207,7 +208,8 @@ class AnswerService:
         facts = read_question(standalone)
         evidence = self.selector.select(standalone, hits, diversify=facts.across_reports)
         timings = Timings(retrieval_ms=round((time.perf_counter() - t0) * 1000, 1))
-        yield EvidenceEvent(standalone_question=standalone, evidence=evidence, retrieval_ms=timings.retrieval_ms)
+        yield EvidenceEvent(standalone_question=standalone, evidence=evidence,
+                            retrieval_ms=timings.retrieval_ms)
 
         base = {"question": q, "standalone_question": standalone, "evidence": evidence, "mode": mode}
         reason = self._refusal_before_answering(standalone, facts, hits, evidence)
@@ -258,8 +260,8 @@ class AnswerService:
 
     def best_relevance(self, question: str, evidence: Sequence[Evidence]) -> float:
         q = query_grams(question, self.selector.idf)
-        return max((relevance(q, f"{evidence_label(e)} {' '.join(e.section_path)} {e.text}") for e in evidence),
-                   default=0.0)
+        texts = (f"{evidence_label(e)} {' '.join(e.section_path)} {e.text}" for e in evidence)
+        return max((relevance(q, t) for t in texts), default=0.0)
 
     @staticmethod
     def _notes(facts: QuestionFacts, evidence: Sequence[Evidence]) -> list[str]:
@@ -280,7 +282,8 @@ class AnswerService:
             answer = self._extractive(base, question, facts, evidence,
                                       "the LLM draft had no supported sentence; answered extractively")
             return answer.model_copy(update={"unsupported": unsupported + answer.unsupported})
-        gap = _quantity_gap(facts, [s.text for s in claims], evidence, query_grams(question, self.selector.idf))
+        q = query_grams(question, self.selector.idf)
+        gap = _quantity_gap(facts, [s.text for s in claims], evidence, q)
         if gap:
             return self._refusal(base, gap, evidence, unsupported)
         return self._cited(base, check, evidence, unsupported, facts)
@@ -297,13 +300,15 @@ class AnswerService:
         citations = [_citation(renumber[i], by_id[i], claims_of[i]) for i in order]
         text = _MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), m.group(1))}]", check.text)
         text = self._premise_note(facts, evidence) + text
-        return Answer(**base, answer=text.strip(), refused=False, citations=citations, unsupported=unsupported,
-                      model=self.model_name if base["mode"] == "llm" else None)
+        return Answer(**base, answer=text.strip(), refused=False, citations=citations,
+                      unsupported=unsupported, model=self.model_name if base["mode"] == "llm" else None)
 
     def _premise_note(self, facts: QuestionFacts, evidence: Sequence[Evidence]) -> str:
         text = "\n".join(e.text for e in evidence)
         missing = [n for n in facts.premise_numbers if not number_supported(n, text)]
-        return f"注意：所引材料中没有问题里的「{'」「'.join(missing)}」，以下以材料为准。\n" if missing else ""
+        if not missing:
+            return ""
+        return f"注意：所引材料中没有问题里的「{'」「'.join(missing)}」，以下以材料为准。\n"
 
     def _extractive(self, base: dict, question: str, facts: QuestionFacts, evidence: Sequence[Evidence],
                     fallback: str | None) -> Answer:

@@ -47,13 +47,15 @@ def _ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\n来源：" if not answer.refused else "")
         for c in answer.citations:
-            lines = f"第{c.line_start}行" if c.line_start == c.line_end else f"第{c.line_start}-{c.line_end}行"
+            span = f"{c.line_start}" if c.line_start == c.line_end else f"{c.line_start}-{c.line_end}"
+            lines = f"第{span}行"
             print(f"[{c.n}] 《{c.report_title}》 {' › '.join(c.section_path)}（{c.source_file} {lines}）")
             print(f"    「{' '.join(c.quote.split())}」")
     if answer.unsupported:
         print(f"\n（已删去 {len(answer.unsupported)} 句无出处支持的内容；--json 可查看）")
     t = answer.timings
     first = f"first token {t.first_token_ms:.0f} ms, " if t.first_token_ms else ""
-    print(f"\n[{answer.mode}{' · ' + answer.model if answer.model else ''}{' · fallback: ' + answer.fallback if answer.fallback else ''}"
-          f" · retrieval {t.retrieval_ms:.0f} ms, {first}total {t.total_ms:.0f} ms]", file=sys.stderr)
+    how = answer.mode + (f" · {answer.model}" if answer.model else "")
+    how += f" · fallback: {answer.fallback}" if answer.fallback else ""
+    print(f"\n[{how} · retrieval {t.retrieval_ms:.0f} ms, {first}total {t.total_ms:.0f} ms]", file=sys.stderr)
     return 0

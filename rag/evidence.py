@@ -170,7 +170,8 @@ class EvidenceSelector:
                 continue
             start, end = window[0].start, window[-1].end
             # the same sentences reached through another chunk (an outline, an overlap) are not repeated
-            if any(e.source_file == hit.source_file and start < e.char_end and e.char_start < end for e in out):
+            if any(e.source_file == hit.source_file and start < e.char_end and e.char_start < end
+                   for e in out):
                 continue
             src = self._source(hit.source_file)
             text = src.text[start:end]

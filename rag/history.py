@@ -1,8 +1,8 @@
 """Follow-up questions → standalone questions, by rules (no LLM call: it costs seconds and adds errors).
 
-「那下半年呢？」 after 「县水利局上半年在资金管理上做了什么？」 becomes 「县水利局下半年在资金管理上做了什么？」;
-「他们的防汛工作呢？」 becomes 「县水利局的防汛工作呢？」. Earlier follow-ups are resolved first, so a chain of
-them keeps its subject.
+「那下半年呢？」 after 「县水利局上半年在资金管理上做了什么？」 becomes
+「县水利局下半年在资金管理上做了什么？」; 「他们的防汛工作呢？」 becomes 「县水利局的防汛工作呢？」.
+Earlier follow-ups are resolved first, so a chain of them keeps its subject.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from rag.answer_models import Turn
 from rag.question import read_question
 
-_PERIOD_RE = re.compile(r"(?:20\d{2}\s*年)?(?:上半年|下半年|全年|一季度|二季度|三季度|四季度|第[一二三四]季度)|"
+_PERIOD_RE = re.compile(r"(?:20\d{2}\s*年)?(?:上半年|下半年|全年|[一二三四]季度|第[一二三四]季度)|"
                         r"20\d{2}\s*年(?:度)?|明年|今年|去年")
 _LEAD_RE = re.compile(r"^(?:那么|那|还有|另外|此外|同样|再问一下|再问|请问|那请问)[，,、\s]*")
 _TAIL_RE = re.compile(r"(?:的情况|情况|方面)?(?:呢|吗|怎么样|如何)?[？?。！!\s]*$")
-_PRONOUN_RE = re.compile(r"他们|它们|他|它|该局|该单位|该部门|该镇|该县|该区|该市|这个单位|这个部门|这家单位|其")
+_PRONOUN_RE = re.compile(r"他们|它们|他|它|该局|该单位|该部门|该[镇县区市]|这个单位|这个部门|这家单位|其")
 _FOLLOW_UP_RE = re.compile(r"^(?:那么|那|还有|另外|此外|同样|其中)|呢[？?]?\s*$|他们|它们|该局|该单位|该部门")
 SHORT_QUESTION = 10  # characters: shorter questions without a body of their own lean on the context
 
@@ -25,7 +25,8 @@ SHORT_QUESTION = 10  # characters: shorter questions without a body of their own
 def _is_follow_up(question: str) -> bool:
     if read_question(question).bodies:
         return False
-    return bool(_FOLLOW_UP_RE.search(question) or _PRONOUN_RE.search(question)) or len(question) < SHORT_QUESTION
+    marked = _FOLLOW_UP_RE.search(question) or _PRONOUN_RE.search(question)
+    return bool(marked) or len(question) < SHORT_QUESTION
 
 
 def _rewrite_one(question: str, previous: str) -> str:

@@ -29,7 +29,9 @@ LABEL_HEADING_CHARS = 24
 
 def evidence_label(e: Evidence) -> str:
     """《report title》 + the nearest heading, both cut short: labels are paid for in prompt tokens."""
-    title = e.report_title if len(e.report_title) <= LABEL_TITLE_CHARS else e.report_title[:LABEL_TITLE_CHARS] + "…"
+    title = e.report_title
+    if len(title) > LABEL_TITLE_CHARS:
+        title = title[:LABEL_TITLE_CHARS] + "…"
     heading = e.section_path[-1] if e.section_path else ""
     if len(heading) > LABEL_HEADING_CHARS:
         heading = heading[:LABEL_HEADING_CHARS] + "…"
@@ -40,10 +42,12 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
     return "\n".join(f"[{e.id}] {evidence_label(e)}\n{' '.join(e.text.split())}" for e in evidence)
 
 
-def build_messages(question: str, evidence: Sequence[Evidence], notes: Sequence[str] = ()) -> list[ChatMessage]:
+def build_messages(question: str, evidence: Sequence[Evidence], notes: Sequence[str] = ()
+                   ) -> list[ChatMessage]:
     """Chat messages for the answer model. ``notes`` are checks the pipeline made on the question
     (e.g. a number in the question that no passage states), passed on as facts, not instructions."""
     parts = ["【材料】", format_evidence(evidence), "【问题】", question.strip()]
     if notes:
         parts += ["【提示】", *notes]
-    return [ChatMessage(role="system", content=SYSTEM_PROMPT), ChatMessage(role="user", content="\n".join(parts))]
+    return [ChatMessage(role="system", content=SYSTEM_PROMPT),
+            ChatMessage(role="user", content="\n".join(parts))]

@@ -46,12 +46,13 @@ class BodyMention:
     level: str | None  # 省/市/县/区 when the name opens with it
 
 
-# Units of measure a quantity question may ask for (「多少万元」「多少亩」); classifiers like 个/家/项 are left
-# out because answers legitimately count in another one (「多少家」 → 「12个」).
-_MEASURE_UNITS = ("人次", "平方米", "立方米", "公里", "千米", "千瓦", "元", "亩", "吨", "%")
-_ASKED_UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(人次|平方米|立方米|公里|千米|千瓦|元|亩|吨)|百分之几|百分比|(?:比例|占比|比重|增速|增幅)")
+# Units of measure a quantity question may ask in (「多少万元」「多少亩」); classifiers like 个/家/项 are
+# left out because answers legitimately count in another one (「多少家」 → 「12个」).
+_ASKED_UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(人次|平方米|立方米|公里|千米|千瓦|元|亩|吨)|"
+                            r"百分之几|百分比|比例|占比|比重|增速|增幅")
 # A number withheld in the source: 「共征收水资源费XX万元」「由xxx元/人·月提高至…」.
-_REDACTED_RE = re.compile(r"(?:XX|xx|ＸＸ|X{3,}|x{3,})\s*(?:万|亿|千)?(?:元|人次|人|个|亩|吨|家|户|%|件|次|项|公里|平方米|千瓦)")
+_REDACTED_RE = re.compile(r"(?:XX|xx|ＸＸ|X{3,}|x{3,})\s*(?:万|亿|千)?"
+                          r"(?:元|人次|人|个|亩|吨|家|户|%|件|次|项|公里|平方米|千瓦)")
 
 
 def asked_unit(question: str) -> str | None:
@@ -83,7 +84,8 @@ class QuestionFacts:
 
 
 def body_core(name: str) -> str:
-    """The organ part of a body's name: 「池州市XX区民政局」 → 「民政局」, 「县城市管理局」 → 「城市管理局」."""
+    """The organ part of a body's name: 「池州市XX区民政局」 → 「民政局」, 「县城市管理局」 → 「城市管理局」.
+    """
     cuts = [m.end() for m in _ADMIN_CHAR_RE.finditer(name) if m.end() < len(name) - 1]
     core = name[cuts[-1]:] if cuts else name
     return core.removeprefix("xx").removeprefix("XX").removeprefix("某") or name
