@@ -68,7 +68,8 @@ def service(retriever, real_corpus):
 
 
 def _source_slice(corpus, citation) -> str:
-    return read_source(Path(corpus.data_dir) / citation.source_file).text[citation.char_start : citation.char_end]
+    text = read_source(Path(corpus.data_dir) / citation.source_file).text
+    return text[citation.char_start : citation.char_end]
 
 
 def _evidence_text(messages, n: int) -> str:
@@ -150,7 +151,8 @@ def test_withheld_amount_is_refused_not_invented(service):
 
 
 def test_false_premise_number_is_flagged(service):
-    a = service().ask("当涂县民政局2023年上半年建成运营了20个乡镇社工站，是否实现了全覆盖？", mode="extractive")
+    q = "当涂县民政局2023年上半年建成运营了20个乡镇社工站，是否实现了全覆盖？"
+    a = service().ask(q, mode="extractive")
     assert not a.refused
     assert "「20个」" in a.answer.splitlines()[0]
     assert any("12个社工站" in c.quote for c in a.citations)
@@ -205,7 +207,8 @@ def test_evidence_is_compact_numbered_and_verbatim(service, real_corpus):
 
 
 def test_comparison_evidence_covers_both_bodies(service):
-    a = service().ask("池州市XX区民政局和当涂县民政局2023年下半年在老年助餐上的安排有什么不同？", mode="extractive")
+    q = "池州市XX区民政局和当涂县民政局2023年下半年在老年助餐上的安排有什么不同？"
+    a = service().ask(q, mode="extractive")
     assert len({e.report_id for e in a.evidence}) >= 2
 
 

@@ -110,7 +110,8 @@ def test_http_backend_streams_from_a_real_server(llama_server):
 
 
 def test_answer_service_over_http_backend(service, llama_server):
-    remote = AnswerService(service.retriever, service.corpus, OpenAIHTTPGenerator(llama_server, model="local-qwen"))
+    gen = OpenAIHTTPGenerator(llama_server, model="local-qwen")
+    remote = AnswerService(service.retriever, service.corpus, gen)
     a = remote.ask("县水利局2023年下半年在资金管理上有什么安排？")
     assert not a.refused and a.citations and a.model == "local-qwen"
     _verbatim(remote, a)
