@@ -48,7 +48,11 @@ everything except `/healthz`, `/readyz` and the static chat page needs `Authoriz
 def _load_service(settings: Settings) -> AnswerService:
     from rag.services import open_answer_service  # heavy imports only when really serving
 
-    return open_answer_service(settings)
+    service = open_answer_service(settings)
+    warm_up = getattr(service, "warm_up", None)
+    if warm_up is not None:  # the first question should not pay for the encoder's and LLM's first call
+        warm_up()
+    return service
 
 
 def create_app(settings: Settings | None = None, service: AnswerService | None = None) -> FastAPI:

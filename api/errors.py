@@ -107,8 +107,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kinds = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "payload_too_large"}
+        kinds = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                 413: "payload_too_large"}
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400 and "parsing the body" in message:
+            # FastAPI's answer to a body that is not text (e.g. bad UTF-8): malformed JSON, like the rest
+            return error_response(422, "invalid_request", "malformed JSON: the body is not valid UTF-8 JSON",
+                                  details=[{"field": "body", "message": "not valid UTF-8 JSON"}])
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:

@@ -75,3 +75,18 @@ def real_corpus():
     from rag.settings import PROJECT_ROOT
 
     return load_corpus(PROJECT_ROOT / "data")
+
+
+@pytest.fixture(scope="session")
+def fake_retriever(real_corpus):
+    """Real chunks and BM25 over the bundled corpus, with the fake encoder (built once, ~2 s)."""
+    from tests.fake_service import build_fake_retriever
+
+    return build_fake_retriever(real_corpus)
+
+
+@pytest.fixture
+def fake_service(real_corpus, fake_retriever):
+    from tests.fake_service import FakeAnswerService
+
+    return FakeAnswerService(real_corpus, fake_retriever)

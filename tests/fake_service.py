@@ -70,7 +70,9 @@ class FakeAnswerService(AnswerService):
         self.running.set()
         try:
             yield from self._stream(question, history, mode, k, filters, cancel)
-        finally:
+        finally:  # also when the worker closes the generator on cancel
+            if cancel is not None and cancel.is_set() and question not in self.cancelled:
+                self.cancelled.append(question)
             self.running.clear()
             with self._lock:
                 self.concurrent -= 1
@@ -82,10 +84,11 @@ class FakeAnswerService(AnswerService):
         standalone = question
         if history and question.startswith("那"):  # a follow-up: borrow the previous question's subject
             standalone = history[-2].content[:8] + question if len(history) >= 2 else question
-        hits = [h for h in self.retriever.search(standalone, k=k or 5, filters=filters) if h.chunk_type == "text"]
+        hits = self.retriever.search(standalone, k=k or 5, filters=filters)
+        hits = [h for h in hits if h.chunk_type == "text"]
+        copied = set(Evidence.model_fields) - {"id", "chunk_id", "text", "score"}
         evidence = [Evidence(id=i, chunk_id=h.chunk_id, text=h.text, score=h.score,
-                             **h.model_dump(include=set(Evidence.model_fields) - {"id", "chunk_id", "text", "score"}))
-                    for i, h in enumerate(hits[:4], start=1)]
+                             **h.model_dump(include=copied)) for i, h in enumerate(hits[:4], start=1)]
         retrieval_ms = (time.perf_counter() - t0) * 1000
         yield EvidenceEvent(standalone_question=standalone, evidence=evidence, retrieval_ms=retrieval_ms)
         if FAIL_WORD in question:

@@ -38,7 +38,7 @@ async def ask(body: AskRequest, request: Request, service: ServiceDep, worker: W
 
 
 @router.post("/ask/stream", summary="Ask a question; stream evidence, tokens and the answer (SSE)",
-             description=_STREAM_DOC, response_class=EventStreamResponse,
+             description=_STREAM_DOC, response_class=EventStreamResponse, status_code=200,
              responses={200: {"content": {"text/event-stream": {"example": (
                  'event: evidence\ndata: {"event":"evidence","standalone_question":"…","evidence":[…],'
                  '"retrieval_ms":61.2}\n\nevent: token\ndata: {"event":"token","text":"下半年"}\n\n'

@@ -198,6 +198,7 @@ function showFinal(el, answer) {
   $(".progress", el).hidden = true;
   el.classList.toggle("refused", answer.refused);
   if (answer.evidence && answer.evidence.length) showEvidence(el, answer.evidence);
+  $(".sources", el).open = false;  // the answer's own citations list what it used; the rest folds away
   renderAnswerText(answerBox, answer.answer, answer.citations);
   if (answer.refused) {
     const label = document.createElement("div");
@@ -295,6 +296,7 @@ async function runExchange(index) {
   el.className = "msg assistant";
   for (const sel of [".notes", ".evidence-list", ".citation-list", ".answer"]) $(sel, el).innerHTML = "";
   $(".sources", el).hidden = true;
+  $(".sources", el).open = true;
   $(".citation-list", el).hidden = true;
   $(".actions", el).hidden = true;
   $(".progress", el).hidden = false;

@@ -1,0 +1,162 @@
+"""The API on a real uvicorn server (loopback, fake service): streaming timing, the single LLM worker,
+its bounded queue, cancellation on disconnect, and the `openai` client package against us."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from api.app import create_app
+from tests.live_server import live_server
+
+QUESTION = "县水利局下半年在资金管理上有什么安排？"
+
+
+def _wait_until(cond, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _events(response: httpx.Response):
+    """(name, raw data) of each SSE event as it arrives."""
+    name = None
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            yield name, line[5:].strip()
+            name = None
+
+
+@pytest.fixture
+def slow_service(fake_service):
+    fake_service.token_delay = 0.15  # ~20 tokens: a generation takes ~3 s
+    return fake_service
+
+
+def test_evidence_arrives_at_once_and_tokens_stream(settings, slow_service):
+    with live_server(create_app(settings, service=slow_service)) as base, httpx.Client(timeout=30) as http:
+        t0 = time.monotonic()
+        with http.stream("POST", f"{base}/v1/ask/stream", json={"question": QUESTION}) as r:
+            assert r.status_code == 200
+            arrivals = [(name, time.monotonic() - t0) for name, _ in _events(r)]
+    assert arrivals[0][0] == "evidence" and arrivals[0][1] < 0.3
+    tokens = [t for name, t in arrivals if name == "token"]
+    assert arrivals[-1][0] == "answer"
+    # streamed, not buffered: tokens arrive spread over the generation, the first well before the last
+    assert tokens[-1] - tokens[0] > 1.0
+
+
+def test_disconnect_cancels_the_running_generation(settings, slow_service):
+    app = create_app(settings, service=slow_service)
+    with live_server(app) as base, httpx.Client(timeout=30) as http:
+        with http.stream("POST", f"{base}/v1/ask/stream", json={"question": QUESTION}) as r:
+            for name, _ in _events(r):
+                if name == "token":
+                    break  # leave after the first token
+        # the whole generation takes ~3 s; it must stop well before
+        assert _wait_until(lambda: QUESTION in slow_service.cancelled, 1.0), "generation was not cancelled"
+        worker = app.state.runtime.worker
+        assert _wait_until(lambda: worker.jobs_total["cancelled"] == 1)
+        assert not worker.busy
+        # the worker is free again for the next question
+        assert http.post(f"{base}/v1/ask", json={"question": QUESTION}).status_code == 200
+
+
+def test_disconnect_cancels_a_blocking_ask_too(settings, slow_service):
+    app = create_app(settings, service=slow_service)
+    with live_server(app) as base:
+        with pytest.raises(httpx.ReadTimeout), httpx.Client(timeout=0.8) as http:
+            http.post(f"{base}/v1/ask", json={"question": QUESTION})
+        assert _wait_until(lambda: QUESTION in slow_service.cancelled, 1.0)
+
+
+def test_one_generation_at_a_time_and_a_full_queue_is_503(settings, slow_service):
+    app = create_app(settings.model_copy(update={"queue_size": 1}), service=slow_service)
+    results: dict[str, int] = {}
+
+    def ask(tag: str, base: str) -> None:
+        r = httpx.post(f"{base}/v1/ask", json={"question": f"{QUESTION}{tag}"}, timeout=30)
+        results[tag] = r.status_code
+
+    with live_server(app) as base:
+        first = threading.Thread(target=ask, args=("A", base))
+        first.start()
+        assert _wait_until(slow_service.running.is_set)  # A is generating
+        second = threading.Thread(target=ask, args=("B", base))
+        second.start()
+        worker = app.state.runtime.worker
+        assert _wait_until(lambda: worker.depth == 1)  # B waits in the queue
+        r = httpx.post(f"{base}/v1/ask", json={"question": QUESTION}, timeout=30)
+        assert r.status_code == 503 and r.json()["error"]["type"] == "busy"
+        assert 1 <= int(r.headers["Retry-After"]) <= 300
+        s = httpx.post(f"{base}/v1/ask/stream", json={"question": QUESTION}, timeout=30)
+        assert s.status_code == 503 and "Retry-After" in s.headers  # refused before the stream starts
+        # the event loop is not blocked by the generation: health and reports answer at once
+        t0 = time.monotonic()
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        assert httpx.get(f"{base}/v1/reports").status_code == 200
+        assert time.monotonic() - t0 < 0.5
+        metrics = httpx.get(f"{base}/metrics").text
+        assert "rag_llm_queue_depth 1" in metrics and "rag_llm_busy 1" in metrics
+        assert 'rag_llm_jobs_total{outcome="rejected"} 2' in metrics
+        first.join(30)
+        second.join(30)
+    assert results == {"A": 200, "B": 200}
+    assert slow_service.max_concurrent == 1  # serialised
+    assert slow_service.calls[-2:] == [f"{QUESTION}A", f"{QUESTION}B"]
+
+
+def test_a_queued_question_whose_client_left_is_skipped(settings, slow_service):
+    app = create_app(settings, service=slow_service)
+    with live_server(app) as base:
+        first = threading.Thread(
+            target=lambda: httpx.post(f"{base}/v1/ask", json={"question": "第一个问题 水利"}, timeout=30))
+        first.start()
+        assert _wait_until(slow_service.running.is_set)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{base}/v1/ask", json={"question": "第二个问题 水利"}, timeout=0.5)
+        first.join(30)
+        worker = app.state.runtime.worker
+        assert _wait_until(lambda: worker.jobs_total["cancelled"] == 1)
+    assert "第二个问题 水利" not in slow_service.calls  # never generated
+
+
+def test_openai_client_against_the_server(settings, fake_service):
+    openai = pytest.importorskip("openai")
+    with live_server(create_app(settings, service=fake_service)) as base:
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        assert {m.id for m in client.models.list().data} == {"govreport-rag", "govreport-rag-extractive"}
+        completion = client.chat.completions.create(
+            model="govreport-rag", messages=[{"role": "user", "content": QUESTION}])
+        text = completion.choices[0].message.content
+        assert "[1]" in text and "来源：" in text and "县水利局" in text
+        extra = completion.model_extra or {}
+        assert extra["citations"][0]["n"] == 1 and extra["refused"] is False
+        assert completion.usage.completion_tokens > 0
+
+        stream = client.chat.completions.create(
+            model="govreport-rag", stream=True,
+            messages=[{"role": "system", "content": "你是助手"},
+                      {"role": "user", "content": "统计局"}, {"role": "assistant", "content": "……"},
+                      {"role": "user", "content": QUESTION}])
+        pieces, last = [], None
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                pieces.append(chunk.choices[0].delta.content)
+            last = chunk
+        streamed = "".join(pieces)
+        assert len(pieces) > 3 and streamed.startswith(completion.choices[0].message.content.split("[1]")[0])
+        assert "来源：" in streamed
+        assert last.choices[0].finish_reason == "stop" and last.model_extra["citations"]
+
+        with pytest.raises(openai.UnprocessableEntityError) as exc:
+            client.chat.completions.create(model="govreport-rag", messages=[{"role": "user", "content": " "}])
+        assert "empty" in str(exc.value)

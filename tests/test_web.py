@@ -1,0 +1,183 @@
+"""The chat page in real headless Chromium against a live server with the fake answer service.
+
+Screenshots land in tests/artifacts/ (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from api.app import create_app
+from tests.browser import artifact, launch_browser
+from tests.fake_service import FakeAnswerService
+from tests.live_server import live_server
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+QUESTION = "县水利局下半年在资金管理上有什么安排？"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = launch_browser(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def service(real_corpus, fake_retriever):
+    return FakeAnswerService(real_corpus, fake_retriever, token_delay=0.04)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory, service):
+    from rag.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("web")
+    settings = Settings(models_dir=tmp / "m", cache_dir=tmp / "c", index_dir=tmp / "i", _env_file=None)
+    with live_server(create_app(settings, service=service)) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, base_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base_url + "/")
+    page.wait_for_selector("#status.ready", timeout=10_000)
+    yield page
+    context.close()
+    assert not errors, errors  # no JavaScript errors on the way
+
+
+def ask(page, question: str) -> None:
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+
+
+def test_question_streams_and_citation_opens_the_highlighted_quote(page, service):
+    ask(page, QUESTION)
+    # the sources show up first, while the answer is still being written
+    page.wait_for_selector(".msg.assistant .evidence-list li", timeout=5_000)
+    streaming = page.wait_for_selector(".answer.streaming", timeout=5_000)
+    assert "县水利局2023年上半年工作总结和下半年工作计划" in page.inner_text(".evidence-list")
+    partial = streaming.inner_text()
+    assert partial and "[1]" not in partial  # a prefix of the draft, not yet the whole answer
+    page.wait_for_selector(".msg.assistant .actions:not([hidden])", timeout=10_000)
+    answer = page.inner_text(".msg.assistant .answer")
+    assert answer.startswith(partial) and "县水利局将切实加强资金管理" in answer
+    assert page.inner_text(".msg.assistant .sources summary") == "参考来源（4）"  # folded once answered
+
+    page.click(".answer .cite[data-n='1']")
+    mark = page.wait_for_selector("#reader mark.quote", timeout=5_000)
+    quote = service.ask(QUESTION).citations[0].quote
+    assert mark.inner_text() == quote
+    assert "5、加强资金监管" in page.inner_text("#reader-path")
+    assert mark.is_visible()
+    page.screenshot(path=artifact("chat-citation.png"), full_page=True)
+
+
+def test_refusal_looks_different_and_shows_the_nearest_sections(page):
+    ask(page, "火星上的水利局有什么安排？")
+    msg = page.wait_for_selector(".msg.assistant.refused", timeout=10_000)
+    assert "未找到依据" in msg.inner_text()
+    assert page.locator(".msg.assistant.refused .citation-list li").count() >= 1
+    assert "最接近的章节" in page.inner_text(".msg.assistant.refused .citation-list")
+    color = page.eval_on_selector(".msg.assistant.refused", "e => getComputedStyle(e).backgroundColor")
+    assert color not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")  # not an ordinary answer's white
+    page.click(".msg.assistant.refused .citation-list li")
+    page.wait_for_selector("#reader mark.quote", timeout=5_000)
+    page.screenshot(path=artifact("chat-refusal.png"), full_page=True)
+
+
+def test_follow_up_sends_history_regenerate_and_copy(page):
+    bodies: list[dict] = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data)) if r.url.endswith("/v1/ask/stream")
+            else None)
+    ask(page, QUESTION)
+    page.wait_for_selector(".msg.assistant:nth-of-type(2) .actions:not([hidden])", timeout=10_000)
+    ask(page, "那上半年完成了哪些工作？")
+    page.wait_for_function("document.querySelectorAll('.msg.assistant .actions:not([hidden])').length === 2",
+                           timeout=10_000)
+    assert bodies[1]["history"][0] == {"role": "user", "content": QUESTION}
+    assert bodies[1]["history"][1]["role"] == "assistant" and "[1]" in bodies[1]["history"][1]["content"]
+    # only the last answer can be regenerated; doing so re-asks with the same history
+    regen = page.locator(".msg.assistant .regen:visible")
+    assert regen.count() == 1
+    regen.click()
+    page.wait_for_selector(".msg.assistant:last-child .actions:not([hidden])", timeout=10_000)
+    assert len(bodies) == 3 and bodies[2] == bodies[1]
+    assert page.locator(".msg").count() == 4  # replaced in place, not appended
+    page.locator(".msg.assistant:last-child .copy").click()
+    page.wait_for_selector(".msg.assistant:last-child .copy:text('已复制')")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "[1]" in copied and "来源：" in copied
+
+
+def test_error_state_offers_a_retry(page):
+    ask(page, "水利局资金故障")
+    box = page.wait_for_selector(".msg.assistant.failed .error-box", timeout=10_000)
+    assert "出错了" in box.inner_text() and "on purpose" in box.inner_text()
+    assert page.locator(".msg.assistant.failed .error-box button", has_text="重试").count() == 1
+    assert page.is_enabled("#send")  # usable again
+
+
+def test_report_browser_lists_filters_and_reads_sections(page, real_corpus):
+    page.click(".tab[data-view='reports']")
+    page.wait_for_selector(f".count:text('共 {len(real_corpus.reports)} 份报告')", timeout=5_000)
+    page.select_option("#f-kind", "计划")
+    page.fill("#f-body", "水利局")
+    page.wait_for_selector(".count:text('共 1 份报告')", timeout=5_000)
+    page.click(".report-item")
+    page.wait_for_selector(".tree a", timeout=5_000)
+    assert "县水利局" in page.inner_text("#report-detail h2")
+    page.click(".tree a:text('二、下半年工作计划')")
+    page.wait_for_selector("#reader-body p", timeout=5_000)
+    assert "加强资金监管" in page.inner_text("#reader-body")
+    assert page.locator("#reader mark").count() == 0  # reading, not quoting: nothing highlighted
+    page.screenshot(path=artifact("reports.png"), full_page=True)
+
+
+def test_phone_width(browser, base_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(base_url + "/")
+    page.wait_for_selector("#status.ready", timeout=10_000)
+    ask(page, QUESTION)
+    page.wait_for_selector(".msg.assistant .actions:not([hidden])", timeout=10_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
+    page.tap(".answer .cite")
+    page.wait_for_selector("#reader mark.quote", timeout=5_000)
+    width = page.eval_on_selector("#reader", "e => e.getBoundingClientRect().width")
+    assert width >= 385  # the source opens full-width
+    page.screenshot(path=artifact("chat-phone.png"))
+    page.click("#reader-close")
+    assert page.is_hidden("#reader")
+    context.close()
+
+
+def test_loading_state_until_ready(browser, tmp_path, fake_service, monkeypatch):
+    import api.app
+    from rag.settings import Settings
+
+    release = threading.Event()
+    monkeypatch.setattr(api.app, "_load_service", lambda s: (release.wait(20), fake_service)[1])
+    settings = Settings(models_dir=tmp_path / "m", cache_dir=tmp_path / "c", index_dir=tmp_path / "i",
+                        _env_file=None)
+    with live_server(create_app(settings)) as url:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#status.loading:text('正在加载模型')", timeout=5_000)
+        assert page.is_disabled("#send")
+        release.set()
+        page.wait_for_selector("#status.ready", timeout=10_000)
+        assert page.is_enabled("#send")
+        context.close()
