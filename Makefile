@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install models index run test lint eval clean help
+.PHONY: install models index run test lint eval clean help browser
 
 help:
 	@echo "make run    set up everything missing, then serve on http://127.0.0.1:8000"
@@ -38,7 +38,14 @@ index: models
 run: index
 	$(VENV)/bin/rag serve
 
-test: models
+# The browser tests drive Debian's Chromium through Playwright (no browser download at test time);
+# CJK fonts make their screenshots legible. Installed once, as root; elsewhere those tests say what to do.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
+		>/dev/null; } || echo "make: could not install chromium (needs root); the browser tests need it" >&2
+
+test: models browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)

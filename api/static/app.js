@@ -144,28 +144,38 @@ function historyBefore(index) {
   return turns.slice(-MAX_HISTORY_TURNS);
 }
 
-// Answer text with [n] markers turned into clickable citation chips.
+// Answer text with [n] markers turned into clickable citation chips, and the model's **bold** shown as bold
+// (the only Markdown small models reliably produce); everything else stays plain text.
 function renderAnswerText(container, text, citations) {
-  const byN = new Map(citations.map((c) => [c.n, c]));
   container.innerHTML = "";
-  const re = /\[(\d+)\]/g;
+  renderInline(container, text, new Map(citations.map((c) => [c.n, c])));
+}
+
+function renderInline(container, text, byN) {
+  const re = /\*\*([^*]+?)\*\*|\[(\d+)\]/g;
   let last = 0, m;
   while ((m = re.exec(text)) !== null) {
     container.appendChild(document.createTextNode(text.slice(last, m.index)));
-    const cit = byN.get(Number(m[1]));
-    if (cit) {
-      const chip = document.createElement("button");
-      chip.type = "button";
-      chip.className = "cite";
-      chip.textContent = m[1];
-      chip.dataset.n = m[1];
-      chip.title = sourceLabel(cit);
-      chip.addEventListener("click", () => openSource(cit, cit.quote));
-      container.appendChild(chip);
-    } else {
-      container.appendChild(document.createTextNode(m[0]));
-    }
     last = re.lastIndex;
+    if (m[1] !== undefined) {
+      const strong = document.createElement("strong");
+      renderInline(strong, m[1], byN);
+      container.appendChild(strong);
+      continue;
+    }
+    const cit = byN.get(Number(m[2]));
+    if (!cit) {
+      container.appendChild(document.createTextNode(m[0]));
+      continue;
+    }
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "cite";
+    chip.textContent = m[2];
+    chip.dataset.n = m[2];
+    chip.title = sourceLabel(cit);
+    chip.addEventListener("click", () => openSource(cit, cit.quote));
+    container.appendChild(chip);
   }
   container.appendChild(document.createTextNode(text.slice(last)));
 }
@@ -391,6 +401,7 @@ function ask(question) {
 async function openSource(src, quote) {
   const reader = $("#reader");
   reader.hidden = false;
+  document.body.classList.add("reader-open");
   $("#reader-title").textContent = src.report_title;
   $("#reader-path").textContent = (src.section_path || []).join(" › ");
   const body = $("#reader-body");
@@ -570,8 +581,12 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => switchView(tab.dataset.view));
   }
-  $("#reader-close").addEventListener("click", () => { $("#reader").hidden = true; });
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape") $("#reader").hidden = true; });
+  const closeReader = () => {
+    $("#reader").hidden = true;
+    document.body.classList.remove("reader-open");
+  };
+  $("#reader-close").addEventListener("click", closeReader);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeReader(); });
   let filterTimer = null;
   $("#report-filters").addEventListener("input", () => {
     clearTimeout(filterTimer);

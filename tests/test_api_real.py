@@ -1,0 +1,109 @@
+"""The whole service with the real models on a live loopback server (slow; runs in CI after `make models`):
+the `openai` client package, curl-style SSE, and the chat page in headless Chromium.
+
+Set RAG_UPDATE_DOCS_SCREENSHOT=1 to also refresh docs/chat.png (the README's screenshot).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from api.app import create_app
+from rag.settings import PROJECT_ROOT
+from tests.browser import artifact, launch_browser
+from tests.live_server import live_server
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "县水利局下半年在资金管理上有什么安排？"
+WATER = "004_0fd432a33c6b23a6-r05"
+
+
+@pytest.fixture(scope="module")
+def base_url(real_settings):
+    with live_server(create_app(real_settings)) as url:
+        deadline = time.monotonic() + 300
+        while True:
+            r = httpx.get(f"{url}/readyz")
+            if r.status_code == 200:
+                break
+            assert "failed" not in r.json()["detail"], r.json()["detail"]
+            assert time.monotonic() < deadline, "the service did not load within 5 minutes"
+            time.sleep(0.5)
+        yield url
+
+
+def test_openai_client_gets_a_cited_answer(base_url):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=300)
+    completion = client.chat.completions.create(model="govreport-rag",
+                                                messages=[{"role": "user", "content": QUESTION}])
+    text = completion.choices[0].message.content
+    citations = completion.model_extra["citations"]
+    assert completion.model_extra["refused"] is False, text
+    assert citations and any(c["report_id"] == WATER for c in citations), citations
+    assert "资金" in text and ("来源：" in text) and "[1]" in text
+
+    stream = client.chat.completions.create(model="govreport-rag", stream=True,
+                                            messages=[{"role": "user", "content": QUESTION}])
+    pieces, last = [], None
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        last = chunk
+    assert len(pieces) > 5 and "来源" in "".join(pieces)
+    assert last.choices[0].finish_reason == "stop" and last.model_extra["citations"]
+
+
+def test_curl_streams_evidence_first(base_url):
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([curl, "-sN", "-H", "Content-Type: application/json", "-d",
+                             json.dumps({"question": QUESTION}), f"{base_url}/v1/ask/stream"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    evidence_s = time.monotonic() - t0
+    rest = proc.stdout.read()
+    proc.wait(300)
+    assert first.strip() == "event: evidence"
+    # The issue asks for evidence within 300 ms; curl's own start-up is inside this figure.
+    assert evidence_s < 1.0, f"evidence after {evidence_s:.2f} s"
+    print(f"evidence event after {evidence_s * 1000:.0f} ms")
+    assert "event: token" in rest and "event: answer" in rest
+    answer = json.loads(rest.split("event: answer\ndata: ", 1)[1].split("\n", 1)[0])["answer"]
+    assert not answer["refused"] and answer["citations"]
+
+
+def test_chat_page_with_the_real_models(base_url):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = launch_browser(p)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(base_url + "/")
+        page.wait_for_selector("#status.ready", timeout=10_000)
+        page.fill("#question", QUESTION)
+        page.press("#question", "Enter")
+        page.wait_for_selector(".msg.assistant .evidence-list li", timeout=10_000)
+        page.wait_for_selector(".answer.streaming", timeout=120_000)  # the draft streams in
+        page.wait_for_selector(".msg.assistant .actions:not([hidden])", timeout=300_000)
+        assert page.locator(".msg.assistant.refused").count() == 0, page.inner_text(".msg.assistant")
+        page.click(".answer .cite")
+        mark = page.wait_for_selector("#reader mark.quote", timeout=10_000)
+        assert mark.inner_text().strip()
+        shot = artifact("chat-real.png")
+        page.screenshot(path=shot)
+        if os.environ.get("RAG_UPDATE_DOCS_SCREENSHOT"):
+            (PROJECT_ROOT / "docs").mkdir(exist_ok=True)
+            shutil.copy(shot, PROJECT_ROOT / "docs" / "chat.png")
+        browser.close()
