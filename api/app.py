@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from api import openai_compat
 from api.deps import Runtime
@@ -41,7 +42,8 @@ DESCRIPTION = """Cited answers from Chinese government work reports, offline.
 * `/` — the chat page.
 
 Errors always look like `{"error": {"type": "...", "message": "..."}}`. When the `api_key` setting is set,
-everything except `/healthz`, `/readyz` and the static chat page needs `Authorization: Bearer <key>`.
+everything except `/healthz`, `/readyz`, these docs and the static chat page needs
+`Authorization: Bearer <key>`.
 """
 
 
@@ -87,7 +89,9 @@ def create_app(settings: Settings | None = None, service: AnswerService | None =
             await asyncio.to_thread(worker.close)
             runtime.service = runtime.worker = None
 
-    app = FastAPI(title="govreport-rag", version=__version__, lifespan=lifespan, description=DESCRIPTION)
+    # FastAPIOffline: the same FastAPI, with /docs and /redoc served from bundled files instead of a CDN.
+    app = FastAPIOffline(title="govreport-rag", version=__version__, lifespan=lifespan,
+                         description=DESCRIPTION)
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(ops.router)

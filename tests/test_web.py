@@ -43,9 +43,25 @@ def base_url(tmp_path_factory, service):
         yield url
 
 
+def offline_context(browser, base_url: str, **kwargs):
+    """A browser context that can reach only our server: anything else is blocked and recorded."""
+    context = browser.new_context(**kwargs)
+    context.outside = []
+
+    def guard(route):
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            context.outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    return context
+
+
 @pytest.fixture
 def page(browser, base_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    context = offline_context(browser, base_url, viewport={"width": 1280, "height": 860}, locale="zh-CN")
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
     page = context.new_page()
     errors: list[str] = []
@@ -55,6 +71,7 @@ def page(browser, base_url):
     yield page
     context.close()
     assert not errors, errors  # no JavaScript errors on the way
+    assert not context.outside, context.outside  # works offline: nothing fetched from elsewhere
 
 
 def ask(page, question: str) -> None:
@@ -181,3 +198,14 @@ def test_loading_state_until_ready(browser, tmp_path, fake_service, monkeypatch)
         page.wait_for_selector("#status.ready", timeout=10_000)
         assert page.is_enabled("#send")
         context.close()
+
+
+def test_api_docs_render_offline(browser, base_url):
+    context = offline_context(browser, base_url)
+    page = context.new_page()
+    page.goto(base_url + "/docs")
+    page.wait_for_selector(".opblock", timeout=10_000)  # Swagger UI rendered the OpenAPI 3.1 document
+    assert page.locator(".opblock").count() >= 10
+    assert "/v1/ask/stream" in page.inner_text("body")
+    assert not context.outside, context.outside
+    context.close()
