@@ -112,8 +112,9 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 400 and "parsing the body" in message:
             # FastAPI's answer to a body that is not text (e.g. bad UTF-8): malformed JSON, like the rest
-            return error_response(422, "invalid_request", "malformed JSON: the body is not valid UTF-8 JSON",
-                                  details=[{"field": "body", "message": "not valid UTF-8 JSON"}])
+            message = "malformed JSON: the body could not be parsed (not UTF-8, or nested too deeply)"
+            return error_response(422, "invalid_request", message,
+                                  details=[{"field": "body", "message": message}])
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:

@@ -28,6 +28,7 @@ from api.metrics import Metrics
 from api.schemas import (
     ERROR_RESPONSES,
     MAX_HISTORY_TURNS,
+    TURN_MAX_CHARS,
     AskRequest,
     ChatChoice,
     ChatChunkChoice,
@@ -53,9 +54,6 @@ from rag.answer_models import Answer, AnswerEvent, TokenEvent, Turn
 
 MODEL_ID = "govreport-rag"
 EXTRACTIVE_MODEL_ID = "govreport-rag-extractive"
-# Earlier turns longer than a Turn allows are cut rather than refused: chat clients resend whole
-# conversations and cannot be told to shorten them.
-_TURN_CHARS = next(m.max_length for m in Turn.model_fields["content"].metadata if hasattr(m, "max_length"))
 
 router = APIRouter(prefix="/v1", tags=["OpenAI compatible"], dependencies=[Depends(require_api_key)],
                    responses=ERROR_RESPONSES)
@@ -67,7 +65,9 @@ def to_ask_request(req: ChatCompletionRequest) -> AskRequest:
     if not turns or turns[-1].role != "user":
         raise ApiError(422, "invalid_request", "messages: the last user/assistant message must be the "
                        "user's question")
-    history = [Turn(role=m.role, content=m.text()[:_TURN_CHARS]) for m in turns[:-1]
+    # Earlier turns longer than a Turn allows are cut rather than refused: chat clients resend whole
+    # conversations and cannot be told to shorten them.
+    history = [Turn(role=m.role, content=m.text()[:TURN_MAX_CHARS]) for m in turns[:-1]
                if m.text().strip()][-MAX_HISTORY_TURNS:]
     mode = "extractive" if req.model == EXTRACTIVE_MODEL_ID else "llm"
     payload = {"question": turns[-1].text(), "history": [t.model_dump() for t in history], "mode": mode,

@@ -12,12 +12,22 @@ from rag.retrieve import Filters, Hit
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
 MAX_K = 50
+TURN_MAX_CHARS = next(m.max_length for m in Turn.model_fields["content"].metadata if hasattr(m, "max_length"))
 
 EXAMPLE_QUESTION = "县水利局下半年在资金管理上有什么安排？"
 
 
+def _check_text(value: str) -> str:
+    """JSON may carry lone surrogates (\\ud800) that no encoder, tokenizer or UTF-8 response can take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the text contains an invalid character (an unpaired UTF-16 surrogate)") from None
+    return value
+
+
 def _check_question(value: str) -> str:
-    value = value.strip()
+    value = _check_text(value).strip()
     if not value:
         raise ValueError("the question is empty; type a question")
     if len(value) > MAX_QUESTION_CHARS:
@@ -27,6 +37,10 @@ def _check_question(value: str) -> str:
 
 
 Question = Annotated[str, AfterValidator(_check_question)]
+
+
+class ApiTurn(Turn):
+    content: Annotated[str, AfterValidator(_check_text)] = Field(max_length=TURN_MAX_CHARS)
 
 
 class ApiFilters(Filters):
@@ -48,11 +62,12 @@ class AskRequest(BaseModel):
     ]})
 
     question: Question = Field(description=f"1–{MAX_QUESTION_CHARS} characters after trimming.")
-    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
+    history: list[ApiTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
                                 description=f"Earlier turns, oldest first (at most {MAX_HISTORY_TURNS}).")
     mode: AnswerMode = Field("llm", description="llm: the model writes a cited answer; extractive: quotes "
                                                 "only, no model.")
-    k: int | None = Field(None, ge=1, le=MAX_K, description="Passages to retrieve (default: the service's).")
+    k: int | None = Field(None, ge=1, le=MAX_K, strict=True,
+                          description="Passages to retrieve (default: the service's).")
     filters: ApiFilters | None = None
 
 
@@ -184,7 +199,7 @@ class ChatCompletionRequest(BaseModel):
                                                                      "question; earlier user/assistant "
                                                                      "turns are the history.")
     stream: bool = False
-    k: int | None = Field(None, ge=1, le=MAX_K, description="Extension: passages to retrieve.")
+    k: int | None = Field(None, ge=1, le=MAX_K, strict=True, description="Extension: passages to retrieve.")
     filters: ApiFilters | None = Field(None, description="Extension: report metadata filters.")
 
 

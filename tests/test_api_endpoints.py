@@ -332,3 +332,33 @@ def test_api_key_protects_everything_but_health(settings, fake_service):
         assert client.get("/v1/reports", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert client.get("/v1/reports", headers={"X-API-Key": "s3cret"}).status_code == 200
         assert client.get("/metrics", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+GARBAGE = [
+    b"\x00\x01", b"{" * 50_000, b"[" * 50_000, b"1e999999", b"NaN", b"null", b"true",
+    b'{"question": null}', b'{"question": "\\ud800\\u6c34"}', b'{"question": "a", "history": [null]}',
+    b'{"question": "a", "history": [{"role": "user", "content": "\\udfff"}]}',
+    b'{"question": "a", "k": 1.5}', b'{"question": "a", "k": true}', b'{"question": "a", "k": "5"}',
+    b'{"question": "a", "k": NaN}', b'{"question": "a", "filters": {"period": 5}}',
+    b'{"question": {"$gt": ""}}',
+    b'{"messages": "hi"}', b'{"messages": []}', b'{"messages": [{"role": "user"}]}',
+    b'{"messages": [{"role": "wizard", "content": "x"}]}', b'{"messages": [{"role": "user", "content": 5}]}',
+    b'{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}',
+    b'{"messages": [{"role": "user", "content": "\\ud800"}], "stream": true}',
+    b'{"messages": [{"role": "assistant", "content": "hi"}]}',
+    b'{"messages": [{"role": "user", "content": "a"}], "k": "3"}',
+]
+
+
+@pytest.mark.parametrize("path", ["/v1/ask", "/v1/ask/stream", "/v1/chat/completions"])
+def test_garbage_never_gets_a_500(client, path):
+    for body in GARBAGE:
+        r = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code < 500 and "internal_error" not in r.text, (body[:60], r.text[:200])
+        if r.status_code >= 400:
+            assert r.json()["error"]["message"]
+    ask = '"messages": [{"role": "user", "content": "水利"}]' if "chat" in path else '"question": "水利"'
+    for k in ("true", "1.5", '"5"'):  # strict: a JSON number, not something that converts to one
+        r = client.post(path, content=f'{{{ask}, "k": {k}}}'.encode(),
+                        headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and [d["field"] for d in r.json()["error"]["details"]] == ["k"]
