@@ -5,9 +5,10 @@ prompts are ignored: the answer prompt is fixed). Citations ride along twice: as
 field (the `openai` client keeps unknown fields) and as a 「来源」 list at the end of the text, which any
 chat UI shows.
 
-Streaming sends the model's draft as it is written. The final answer is checked (unsupported sentences
-removed); when the checked text differs from the draft, it follows the draft under a 「核对后的回答」
-heading, because a chat client cannot take back text it has shown.
+Streaming: the model's draft is not the answer — the answer is checked afterwards (unsupported sentences
+removed, markers renumbered) — and a chat client cannot take back text it has shown. So the draft streams
+as ``reasoning_content`` (the field reasoning models use: Open WebUI and Chatbox show it live as a
+collapsible "thinking" block, other clients ignore it) and the checked answer arrives as ``content``.
 """
 
 from __future__ import annotations
@@ -108,10 +109,6 @@ def _usage(answer: Answer) -> ChatUsage:
                      total_tokens=t.prompt_tokens + t.completion_tokens)
 
 
-def _normalise(text: str) -> str:
-    return "".join(text.split())
-
-
 @router.get("/models", response_model=ModelList, summary="Models (OpenAI `GET /v1/models`)")
 def list_models() -> ModelList:
     now = int(time.time())
@@ -156,25 +153,17 @@ async def _chunks(job: Job, metrics: Metrics, completion_id: str, created: int,
         return f"data: {c.model_dump_json(exclude_none=True)}\n\n".encode()
 
     yield chunk(ChatDelta(role="assistant", content=""))
-    draft: list[str] = []
     try:
         async for event in answer_events(job, metrics):
             if event is None:
                 yield b": waiting\n\n"
             elif isinstance(event, TokenEvent) and event.text:
-                draft.append(event.text)
-                yield chunk(ChatDelta(content=event.text))
+                yield chunk(ChatDelta(reasoning_content=event.text))
             elif isinstance(event, AnswerEvent):
                 answer = event.answer
-                shown = "".join(draft)
-                if not shown.strip():
-                    tail = full_text(answer)
-                elif _normalise(shown) == _normalise(answer.answer):
-                    tail = "\n\n" + sources_text(answer) if answer.citations else ""
-                else:
-                    tail = "\n\n核对后的回答：\n" + full_text(answer)
-                if tail:
-                    yield chunk(ChatDelta(content=tail))
+                # Line by line, so clients render the checked answer progressively too.
+                for line in full_text(answer).splitlines(keepends=True):
+                    yield chunk(ChatDelta(content=line))
                 yield chunk(ChatDelta(), finish="stop", usage=_usage(answer), citations=answer.citations,
                             refused=answer.refused)
     except Exception as exc:

@@ -235,6 +235,8 @@ class ChatCompletion(BaseModel):
 class ChatDelta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    reasoning_content: str | None = Field(None, description="The model's unchecked draft, as it is written "
+                                                            "(the field reasoning models use).")
 
 
 class ChatChunkChoice(BaseModel):

@@ -147,14 +147,17 @@ def test_openai_client_against_the_server(settings, fake_service):
             messages=[{"role": "system", "content": "你是助手"},
                       {"role": "user", "content": "统计局"}, {"role": "assistant", "content": "……"},
                       {"role": "user", "content": QUESTION}])
-        pieces, last = [], None
+        content, draft, last = [], [], None
         for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                pieces.append(chunk.choices[0].delta.content)
+            if chunk.choices:
+                delta = chunk.choices[0].delta
+                content.append(delta.content or "")
+                draft.append((delta.model_extra or {}).get("reasoning_content") or "")
             last = chunk
-        streamed = "".join(pieces)
-        assert len(pieces) > 3 and streamed.startswith(completion.choices[0].message.content.split("[1]")[0])
-        assert "来源：" in streamed
+        # the draft streams as reasoning, token by token; the checked answer + sources as content
+        assert sum(1 for d in draft if d) > 3
+        assert "".join(draft) == completion.choices[0].message.content.split("\n\n来源")[0]
+        assert "".join(content) == completion.choices[0].message.content
         assert last.choices[0].finish_reason == "stop" and last.model_extra["citations"]
 
         with pytest.raises(openai.UnprocessableEntityError) as exc:

@@ -56,12 +56,16 @@ def test_openai_client_gets_a_cited_answer(base_url):
 
     stream = client.chat.completions.create(model="govreport-rag", stream=True,
                                             messages=[{"role": "user", "content": QUESTION}])
-    pieces, last = [], None
+    content, draft, last = [], [], None
     for chunk in stream:
-        if chunk.choices and chunk.choices[0].delta.content:
-            pieces.append(chunk.choices[0].delta.content)
+        if chunk.choices:
+            delta = chunk.choices[0].delta
+            content.append(delta.content or "")
+            draft.append((delta.model_extra or {}).get("reasoning_content") or "")
         last = chunk
-    assert len(pieces) > 5 and "来源" in "".join(pieces)
+    assert sum(1 for d in draft if d) > 5  # the draft streamed token by token
+    streamed = "".join(content)
+    assert "[1]" in streamed and "来源：" in streamed  # the checked answer with its sources
     assert last.choices[0].finish_reason == "stop" and last.model_extra["citations"]
 
 
