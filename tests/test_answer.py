@@ -110,11 +110,28 @@ def test_missing_and_wrong_markers_are_repaired_and_renumbered(service):
         second = _evidence_text(messages, 2)
         return f"{second}[9]"  # cites a passage that does not exist
 
-    a = service(ScriptedGenerator(draft)).ask(WATER)
+    a = service(ScriptedGenerator(draft), complete_with_quotes=False).ask(WATER)
     assert not a.refused
     assert a.answer.endswith("[1]") and len(a.citations) == 1  # re-aligned to passage 2, renumbered to [1]
     second = a.evidence[1]
     assert a.citations[0].section_id == second.section_id
+
+
+def test_uncited_relevant_passages_are_quoted_after_the_model_sentences(service, real_corpus):
+    def draft(messages):  # the model uses passage 2 and leaves out passage 1, the most relevant
+        return _evidence_text(messages, 2) + "[2]"
+
+    a = service(ScriptedGenerator(draft)).ask(WATER)
+    head, _, tail = a.answer.partition("\n原文还提到：\n")
+    assert head.endswith("[1]") and tail  # the model's sentence first, then the quotes it left out
+    assert len(a.citations) == 1 + len(tail.splitlines())
+    assert a.citations[1].section_id == a.evidence[0].section_id
+    for c in a.citations:
+        assert _source_slice(real_corpus, c) == c.quote
+    # quantity questions are answered by the number, not padded with quotes
+    q = "市自然资源局2023年党风廉政建设工作中，全系统干部职工签订了多少份干部家属廉政承诺书？"
+    b = service(ScriptedGenerator(lambda m: "全系统干部职工签订干部家属廉政承诺书170份。[1]")).ask(q)
+    assert "原文还提到" not in b.answer and "170份" in b.answer
 
 
 def test_model_refusal_on_answerable_question_falls_back_to_quotes(service):
