@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -209,3 +210,20 @@ def test_api_docs_render_offline(browser, base_url):
     assert "/v1/ask/stream" in page.inner_text("body")
     assert not context.outside, context.outside
     context.close()
+
+
+def test_stop_button_cancels_the_generation(page, service):
+    service.token_delay = 0.3  # a slow answer, so there is time to stop it
+    try:
+        ask(page, "统计局如何提升统计数据质量？")
+        page.wait_for_selector(".answer.streaming", timeout=10_000)
+        assert page.inner_text("#send") == "停止"
+        page.click("#send")
+        page.locator(".msg.assistant .notes", has_text="已停止").wait_for(timeout=5_000)
+        deadline = time.monotonic() + 3
+        while "统计局如何提升统计数据质量？" not in service.cancelled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "统计局如何提升统计数据质量？" in service.cancelled  # the server stopped generating
+        assert page.inner_text("#send") == "发送"
+    finally:
+        service.token_delay = 0.04

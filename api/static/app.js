@@ -88,7 +88,14 @@ async function pollReady() {
     status.className = "status " + (failed ? "failed" : "loading");
     status.textContent = failed ? "加载失败" : "正在加载模型…";
     status.title = body.detail || "";
-    if (failed) return;
+    if (failed) {
+      const box = document.createElement("div");
+      box.className = "msg assistant failed";
+      box.innerHTML = '<div class="error-box"></div>';
+      $(".error-box", box).textContent = "服务加载失败：" + body.detail;
+      $("#messages").appendChild(box);
+      return;
+    }
   } catch (_) {
     status.className = "status failed";
     status.textContent = "无法连接服务";
