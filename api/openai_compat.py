@@ -7,8 +7,8 @@ chat UI shows.
 
 Streaming: the model's draft is not the answer — the answer is checked afterwards (unsupported sentences
 removed, markers renumbered) — and a chat client cannot take back text it has shown. So the draft streams
-as ``reasoning_content`` (the field reasoning models use: Open WebUI and Chatbox show it live as a
-collapsible "thinking" block, other clients ignore it) and the checked answer arrives as ``content``.
+as ``reasoning_content`` (the field reasoning models use: Open WebUI shows it live as a collapsible
+"thinking" block, clients that do not know it ignore it) and the checked answer arrives as ``content``.
 """
 
 from __future__ import annotations
