@@ -113,3 +113,20 @@ def test_chat_page_with_the_real_models(base_url):
             (PROJECT_ROOT / "docs").mkdir(exist_ok=True)
             shutil.copy(shot, PROJECT_ROOT / "docs" / "chat.png")
         browser.close()
+
+
+def test_disconnect_stops_the_real_generation(base_url):
+    with httpx.Client(timeout=300) as http:
+        question = {"question": "统计局如何提升统计数据质量？"}
+        with http.stream("POST", f"{base_url}/v1/ask/stream", json=question) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: token"):
+                    break  # leave as soon as the model writes
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            metrics = http.get(f"{base_url}/metrics").text
+            if 'rag_llm_jobs_total{outcome="cancelled"} 1' in metrics and "rag_llm_busy 0" in metrics:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the generation went on after the client left:\n" + metrics)
