@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,30 +67,28 @@ def create_app(settings: Settings | None = None, service: AnswerService | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = LLMWorker(settings.queue_size)
         worker.start()
-        loader: asyncio.Future | None = None
+        runtime.worker = worker
         if service is not None:
-            runtime.service, runtime.worker = service, worker
+            runtime.service = service
         else:
-            async def load() -> None:
+            def load() -> None:
                 try:
-                    loaded = await asyncio.to_thread(_load_service, settings)
+                    loaded = _load_service(settings)
                 except Exception as exc:  # reported by /readyz and every 503; the process stays up
                     log.error("loading the answer service failed: %s", exc)
                     runtime.load_error = exc
                     return
-                runtime.service, runtime.worker = loaded, worker
+                runtime.service = loaded  # one assignment: the moment the app turns ready
                 log.info("answer service loaded; ready")
 
-            loader = asyncio.ensure_future(load())
+            # A daemon thread, not the loop's executor: Ctrl+C during loading must not wait for it.
+            threading.Thread(target=load, name="service-loader", daemon=True).start()
         try:
             yield
         finally:
-            if loader is not None and not loader.done():
-                loader.cancel()  # the thread finishes its load on its own; nothing waits for it
             await asyncio.to_thread(worker.close)
             runtime.service = runtime.worker = None
 
-    # FastAPIOffline: the same FastAPI, with /docs and /redoc served from bundled files instead of a CDN.
     app = FastAPIOffline(title="govreport-rag", version=__version__, lifespan=lifespan,
                          description=DESCRIPTION)
     app.state.runtime = runtime
