@@ -99,12 +99,24 @@ async def answer_events(job: Job, metrics: Metrics) -> AsyncIterator[StreamEvent
         yield event
 
 
-async def ask_sse(job: Job, metrics: Metrics) -> AsyncIterator[bytes]:
-    """`/v1/ask/stream`: evidence, token…, answer — or error — as named SSE events."""
+def queue_comment(worker: LLMWorker, job: Job) -> bytes:
+    """An SSE comment (clients that do not care ignore it) saying how many questions are ahead."""
+    ahead = worker.ahead_of(job)
+    return f": queued {ahead}\n\n".encode() if ahead else b": working\n\n"
+
+
+async def ask_sse(job: Job, worker: LLMWorker, metrics: Metrics) -> AsyncIterator[bytes]:
+    """`/v1/ask/stream`: evidence, token…, answer — or error — as named SSE events.
+
+    Evidence comes as soon as the job starts; while other questions hold the model, comments
+    ``: queued N`` say so (the chat page shows them), and keep proxies from closing the line.
+    """
     try:
+        if worker.ahead_of(job):
+            yield queue_comment(worker, job)
         async for event in answer_events(job, metrics):
             if event is None:
-                yield b": waiting\n\n"  # a comment: EventSource ignores it; proxies keep the line open
+                yield queue_comment(worker, job)
             else:
                 yield sse(event.event, event.model_dump_json())
     except Exception as exc:

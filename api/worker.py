@@ -93,6 +93,15 @@ class LLMWorker:
     def busy(self) -> bool:
         return self._current is not None
 
+    def ahead_of(self, job: Job) -> int:
+        """How many jobs run before ``job`` starts (0 once it has started)."""
+        if job.started.is_set():
+            return 0
+        with self._queue.mutex:  # a consistent snapshot of the waiting jobs
+            waiting = list(self._queue.queue)
+        position = waiting.index(job) if job in waiting else 0
+        return position + (1 if self.busy else 0)
+
     def retry_after(self) -> int:
         """Seconds until a slot is likely free: about one job's time (the running one must finish)."""
         return max(1, min(300, math.ceil(self._avg_job_s)))

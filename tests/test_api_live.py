@@ -163,3 +163,19 @@ def test_openai_client_against_the_server(settings, fake_service):
         with pytest.raises(openai.UnprocessableEntityError) as exc:
             client.chat.completions.create(model="govreport-rag", messages=[{"role": "user", "content": " "}])
         assert "empty" in str(exc.value)
+
+
+def test_a_queued_stream_says_how_many_are_ahead(settings, slow_service):
+    app = create_app(settings, service=slow_service)
+    with live_server(app) as base:
+        first = threading.Thread(target=lambda: httpx.post(f"{base}/v1/ask", json={"question": QUESTION},
+                                                            timeout=30))
+        first.start()
+        assert _wait_until(slow_service.running.is_set)
+        question = {"question": "统计局数据质量"}
+        with httpx.stream("POST", f"{base}/v1/ask/stream", json=question, timeout=30) as r:
+            lines = r.iter_lines()
+            assert next(lines) == ": queued 1"
+            names = [ln for ln in lines if ln.startswith("event:")]
+        first.join(30)
+    assert names[0] == "event: evidence" and names[-1] == "event: answer"

@@ -227,3 +227,22 @@ def test_stop_button_cancels_the_generation(page, service):
         assert page.inner_text("#send") == "发送"
     finally:
         service.token_delay = 0.04
+
+
+def test_a_question_waiting_for_the_model_shows_its_place(page, service, base_url):
+    import httpx
+
+    service.token_delay = 0.2
+    try:
+        other = threading.Thread(target=lambda: httpx.post(f"{base_url}/v1/ask", json={"question": QUESTION},
+                                                            timeout=60))
+        other.start()
+        deadline = time.monotonic() + 5
+        while not service.running.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ask(page, "统计局如何提升统计数据质量？")
+        page.locator(".progress-text", has_text="排队中：前面还有 1 个问题").wait_for(timeout=5_000)
+        page.wait_for_selector(".msg.assistant .actions:not([hidden])", timeout=30_000)
+        other.join(30)
+    finally:
+        service.token_delay = 0.04

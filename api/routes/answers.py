@@ -21,7 +21,8 @@ _STREAM_DOC = """Server-Sent Events, in this order:
 * `event: answer` — `AnswerEvent`: the checked answer (text, citations, unsupported sentences, timings);
 * or `event: error` — `{"error": {"type", "message", "status"}}` if the answer failed.
 
-Lines starting with `:` are keep-alive comments while the question waits for the model. A full queue is
+Lines starting with `:` are comments: `: queued N` while N questions are ahead of this one for the model,
+`: working` as a keep-alive. A full queue is
 refused before the stream starts (503 with `Retry-After`). Closing the connection cancels the generation.
 """
 
@@ -46,4 +47,4 @@ async def ask(body: AskRequest, request: Request, service: ServiceDep, worker: W
 async def ask_stream(body: AskRequest, service: ServiceDep, worker: WorkerDep,
                      metrics: MetricsDep) -> EventStreamResponse:
     job = submit_answer(worker, service, body)
-    return EventStreamResponse(ask_sse(job, metrics), on_close=job.cancel.set)
+    return EventStreamResponse(ask_sse(job, worker, metrics), on_close=job.cancel.set)

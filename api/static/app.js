@@ -60,8 +60,8 @@ async function* readSSE(res) {
       let event = "message";
       const data = [];
       for (const line of block.split("\n")) {
-        if (line.startsWith(":")) continue;          // keep-alive comment
-        if (line.startsWith("event:")) event = line.slice(6).trim();
+        if (line.startsWith(":")) yield { event: "comment", data: line.slice(1).trim() };  // `: queued 2`
+        else if (line.startsWith("event:")) event = line.slice(6).trim();
         else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
       }
       if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
@@ -340,6 +340,13 @@ async function runExchange(index) {
     }
     let draft = "";
     for await (const { event, data } of readSSE(res)) {
+      if (event === "comment") {
+        const m = /^queued (\d+)/.exec(data);
+        if (m) $(".progress-text", el).textContent = `排队中：前面还有 ${m[1]} 个问题…`;
+        else if (!$(".sources", el).hidden) $(".progress-text", el).textContent = "正在生成回答…";
+        else $(".progress-text", el).textContent = "正在检索相关报告…";
+        continue;
+      }
       if (event === "evidence") {
         showEvidence(el, data.evidence);
         $(".progress-text", el).textContent = data.evidence.length ? "正在生成回答…" : "正在整理回答…";
