@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -23,12 +25,35 @@ from api.metrics import Metrics
 from api.schemas import AskRequest
 from api.worker import Job, LLMWorker
 from rag.answer import AnswerService
-from rag.answer_models import Answer, AnswerEvent, StreamEvent
+from rag.answer_models import Answer, AnswerEvent, EvidenceEvent, StreamEvent
 from rag.errors import RagError
 
 log = logging.getLogger("api")
 
 KEEPALIVE_S = 2.0
+
+
+async def start_streamed_answer(worker: LLMWorker, service: AnswerService,
+                                req: AskRequest) -> tuple[EvidenceEvent | None, Job]:
+    """Retrieval now, generation on the worker: the evidence event does not wait for the model.
+
+    ``AnswerService.stream`` retrieves and selects evidence (no LLM; follow-ups are rewritten by rules)
+    before its first yield. That first step runs in the thread pool; the suspended generator then goes to
+    the LLM worker, which resumes it for the tokens and the answer (one thread at a time, never two).
+    A full queue still refuses (503) before anything is sent.
+    """
+    cancel = threading.Event()
+    events = service.stream(req.question, history=req.history, mode=req.mode, k=req.k,
+                            filters=req.filters, cancel=cancel)
+    try:
+        first = await run_in_threadpool(next, events, None)
+        job = worker.submit(lambda _cancel: events, cancel=cancel)
+    except BaseException:
+        events.close()
+        raise
+    if first is not None and not isinstance(first, EvidenceEvent):
+        raise RuntimeError(f"the answer stream began with {type(first).__name__}, not evidence")
+    return first, job
 
 
 def submit_answer(worker: LLMWorker, service: AnswerService, req: AskRequest) -> Job:
@@ -105,13 +130,16 @@ def queue_comment(worker: LLMWorker, job: Job) -> bytes:
     return f": queued {ahead}\n\n".encode() if ahead else b": working\n\n"
 
 
-async def ask_sse(job: Job, worker: LLMWorker, metrics: Metrics) -> AsyncIterator[bytes]:
+async def ask_sse(evidence: EvidenceEvent | None, job: Job, worker: LLMWorker,
+                  metrics: Metrics) -> AsyncIterator[bytes]:
     """`/v1/ask/stream`: evidence, token…, answer — or error — as named SSE events.
 
-    Evidence comes as soon as the job starts; while other questions hold the model, comments
-    ``: queued N`` say so (the chat page shows them), and keep proxies from closing the line.
+    The evidence was retrieved before queueing, so it goes out at once; while other questions hold the
+    model, comments ``: queued N`` say so (the chat page shows them) and keep proxies from closing the line.
     """
     try:
+        if evidence is not None:
+            yield sse(evidence.event, evidence.model_dump_json())
         if worker.ahead_of(job):
             yield queue_comment(worker, job)
         async for event in answer_events(job, metrics):

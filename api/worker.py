@@ -34,10 +34,10 @@ class Job:
 
     _ids = itertools.count(1)
 
-    def __init__(self, fn: JobFn, loop: asyncio.AbstractEventLoop):
+    def __init__(self, fn: JobFn, loop: asyncio.AbstractEventLoop, cancel: threading.Event | None = None):
         self.id = next(self._ids)
         self.fn = fn
-        self.cancel = threading.Event()
+        self.cancel = cancel or threading.Event()
         self.loop = loop
         self.out: asyncio.Queue[Any] = asyncio.Queue()
         self.started = threading.Event()
@@ -106,11 +106,14 @@ class LLMWorker:
         """Seconds until a slot is likely free: about one job's time (the running one must finish)."""
         return max(1, min(300, math.ceil(self._avg_job_s)))
 
-    def submit(self, fn: JobFn) -> Job:
-        """Queue ``fn(cancel_event) -> iterator``; raises ServiceBusy (503) when the queue is full."""
+    def submit(self, fn: JobFn, cancel: threading.Event | None = None) -> Job:
+        """Queue ``fn(cancel_event) -> iterator``; raises ServiceBusy (503) when the queue is full.
+
+        ``cancel``: the event the job's work already watches, if it was created beforehand.
+        """
         if self._stop.is_set():
             raise ServiceBusy(retry_after=5, depth=self.depth)
-        job = Job(fn, asyncio.get_running_loop())
+        job = Job(fn, asyncio.get_running_loop(), cancel)
         try:
             self._queue.put_nowait(job)
         except queue.Full:

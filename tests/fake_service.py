@@ -63,19 +63,12 @@ class FakeAnswerService(AnswerService):
     def stream(self, question: str, history: Sequence[Turn] = (), mode: AnswerMode = "llm",
                k: int | None = None, filters: Filters | None = None,
                cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
-        with self._lock:
-            self.concurrent += 1
-            self.max_concurrent = max(self.max_concurrent, self.concurrent)
         self.calls.append(question)
-        self.running.set()
         try:
             yield from self._stream(question, history, mode, k, filters, cancel)
         finally:  # also when the worker closes the generator on cancel
             if cancel is not None and cancel.is_set() and question not in self.cancelled:
                 self.cancelled.append(question)
-            self.running.clear()
-            with self._lock:
-                self.concurrent -= 1
 
     def _stream(self, question, history, mode, k, filters, cancel) -> Iterator[StreamEvent]:
         t0 = time.perf_counter()
@@ -111,15 +104,25 @@ class FakeAnswerService(AnswerService):
         first_token_ms = None
         tokens = 0
         if mode == "llm":
-            for i in range(0, len(text), 3):
-                if cancel is not None and cancel.is_set():
-                    self.cancelled.append(question)
-                    return
-                if self.token_delay:
-                    time.sleep(self.token_delay)
-                first_token_ms = first_token_ms or (time.perf_counter() - t0) * 1000
-                tokens += 1
-                yield TokenEvent(text=text[i:i + 3])
+            # The "LLM" part: the part that must never run twice at once.
+            with self._lock:
+                self.concurrent += 1
+                self.max_concurrent = max(self.max_concurrent, self.concurrent)
+            self.running.set()
+            try:
+                for i in range(0, len(text), 3):
+                    if cancel is not None and cancel.is_set():
+                        self.cancelled.append(question)
+                        return
+                    if self.token_delay:
+                        time.sleep(self.token_delay)
+                    first_token_ms = first_token_ms or (time.perf_counter() - t0) * 1000
+                    tokens += 1
+                    yield TokenEvent(text=text[i:i + 3])
+            finally:
+                self.running.clear()
+                with self._lock:
+                    self.concurrent -= 1
         yield AnswerEvent(answer=Answer(
             question=question, standalone_question=standalone, answer=text, refused=False,
             citations=[_cite(1, ev, start, end)], evidence=evidence, mode=mode,

@@ -7,7 +7,14 @@ from fastapi.responses import Response
 
 from api.deps import MetricsDep, ServiceDep, WorkerDep, require_api_key
 from api.schemas import ERROR_RESPONSES, AskRequest
-from api.streaming import ClientGone, EventStreamResponse, ask_sse, final_answer, submit_answer
+from api.streaming import (
+    ClientGone,
+    EventStreamResponse,
+    ask_sse,
+    final_answer,
+    start_streamed_answer,
+    submit_answer,
+)
 from rag.answer_models import Answer
 
 router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_api_key)],
@@ -16,7 +23,7 @@ router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require
 _STREAM_DOC = """Server-Sent Events, in this order:
 
 * `event: evidence` — `EvidenceEvent`: the candidate passages (what citations can point to), sent as soon
-  as retrieval is done;
+  as retrieval is done — retrieval does not wait for the model, even when other questions hold it;
 * `event: token` — `TokenEvent`, many: the model's draft as it is written (not yet checked);
 * `event: answer` — `AnswerEvent`: the checked answer (text, citations, unsupported sentences, timings);
 * or `event: error` — `{"error": {"type", "message", "status"}}` if the answer failed.
@@ -46,5 +53,5 @@ async def ask(body: AskRequest, request: Request, service: ServiceDep, worker: W
                  'event: answer\ndata: {"event":"answer","answer":{…}}\n\n')}}}})
 async def ask_stream(body: AskRequest, service: ServiceDep, worker: WorkerDep,
                      metrics: MetricsDep) -> EventStreamResponse:
-    job = submit_answer(worker, service, body)
-    return EventStreamResponse(ask_sse(job, worker, metrics), on_close=job.cancel.set)
+    evidence, job = await start_streamed_answer(worker, service, body)
+    return EventStreamResponse(ask_sse(evidence, job, worker, metrics), on_close=job.cancel.set)
