@@ -14,8 +14,25 @@ DEFAULT_GOLD = PROJECT_ROOT / "eval" / "gold.jsonl"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("eval", help="evaluate on a gold question set")
+    p = subparsers.add_parser(
+        "eval", help="evaluate on a gold question set (conditions of eval/conditions.yaml); diff two runs",
+        description="Without a sub-command: run the named conditions of eval/conditions.yaml on the gold "
+        "set, write eval/results/<condition>.json and report.md; --check compares each metric with its "
+        "expected value and exits 1 on a regression beyond tolerance.")
+    p.add_argument("--gold", type=Path, default=DEFAULT_GOLD, help="gold JSONL (format: eval/README.md)")
+    p.add_argument("--corpus", type=Path, help="folder of report files (default: the data dir)")
+    p.add_argument("--condition", default="all",
+                   help="a condition name, a comma-separated list, `all`, or `ci` (the fast subset)")
+    p.add_argument("--conditions-file", type=Path, help="conditions YAML (default eval/conditions.yaml)")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--check", action="store_true", help="compare with expected scores; exit 1 on regression")
+    p.add_argument("--out", type=Path, help="results folder (default eval/results)")
+    p.set_defaults(func=_harness)
     sub = p.add_subparsers(dest="eval_command", metavar="WHAT")
+    d = sub.add_parser("diff", help="questions that got better or worse between two result files")
+    d.add_argument("a", type=Path)
+    d.add_argument("b", type=Path)
+    d.set_defaults(func=_diff)
     r = sub.add_parser("retrieval", help="recall@k / MRR at quote level, ours vs naive baselines")
     r.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
     r.add_argument("--limit", type=int, help="only the first N answerable questions")
@@ -30,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--ids", help="comma-separated question ids to run")
     a.add_argument("--out", type=Path, help="per-question JSON (default: eval/results/)")
     a.set_defaults(func=_answers)
-    p.set_defaults(func=lambda args: p.print_help() or 1)
 
 
 def _retrieval(args: argparse.Namespace) -> int:
@@ -123,4 +139,67 @@ def _answers(args: argparse.Namespace) -> int:
     write(out, {"gold": str(args.gold), "condition": name, "summary": summary, "by_type": by_type(records),
                 "records": [r.model_dump() for r in records]})
     print(f"per-question results: {out}", file=sys.stderr)
+    return 0
+
+
+def _harness(args: argparse.Namespace) -> int:
+    from eval.harness import (
+        CONDITIONS_FILE,
+        RESULTS_DIR,
+        Runner,
+        load_conditions,
+        load_result,
+        run_conditions,
+        write_report,
+    )
+    from eval.retrieval import load_gold
+    from rag.errors import RagError
+    from rag.settings import Settings
+
+    conditions = load_conditions(args.conditions_file or CONDITIONS_FILE)
+    if args.condition == "all":
+        chosen = list(conditions.values())
+    elif args.condition == "ci":
+        chosen = [c for c in conditions.values() if c.ci]
+    else:
+        names = [n.strip() for n in args.condition.split(",") if n.strip()]
+        unknown = [n for n in names if n not in conditions]
+        if unknown:
+            known = ", ".join([*conditions, "all", "ci"])
+            raise RagError(f"unknown condition(s) {', '.join(unknown)}; known: {known}")
+        chosen = [conditions[n] for n in names]
+    if not args.gold.is_file():
+        raise RagError(f"gold file {args.gold} not found")
+    items = load_gold(args.gold)
+    if args.limit:
+        items = items[: args.limit]
+    settings = Settings()
+    if args.corpus:
+        # another corpus gets its own index folder, never the service's
+        settings = settings.model_copy(update={"data_dir": args.corpus.resolve(),
+                                               "index_dir": settings.cache_dir / "eval-index" /
+                                               args.corpus.resolve().name})
+    out = args.out or RESULTS_DIR
+    failures = run_conditions(Runner(settings), chosen, items, out, args.check)
+    results = {p.stem: load_result(p) for p in sorted(out.glob("*.json")) if p.stem in conditions}
+    report = write_report(results, out)
+    print(f"results: {out}/<condition>.json · report: {report}", file=sys.stderr)
+    if args.check:
+        print(f"check: {failures} metric(s) outside tolerance" if failures
+              else "check: all metrics within tolerance")
+    return 1 if failures else 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from eval.harness import diff, load_result
+    from rag.errors import RagError
+
+    for path in (args.a, args.b):
+        if not path.is_file():
+            raise RagError(f"result file {path} not found; `rag eval` writes them to eval/results/")
+    better, worse = diff(load_result(args.a), load_result(args.b))
+    print(f"better ({len(better)}):")
+    print("\n".join(f"  + {line}" for line in better) or "  none")
+    print(f"worse ({len(worse)}):")
+    print("\n".join(f"  - {line}" for line in worse) or "  none")
     return 0

@@ -63,6 +63,7 @@ class AnswerConfig(BaseModel):
     extractive_quote: Literal["sentence", "passage"] = Field(
         "passage", description="Quote each passage's best sentence, or the whole (already compact) passage "
         "(measured: key-fact recall 0.64 → 0.77 on the gold set, eval/README.md).")
+    prompt: Literal["brief", "verbatim"] = Field("brief", description="System prompt (rag/prompt.py).")
     complete_with_quotes: bool = Field(
         True, description="After the model's checked sentences, quote the relevant passages it left uncited "
         "(not for quantity questions): small models drop items of enumerations.")
@@ -189,8 +190,8 @@ class AnswerService:
         if self.generator is not None:
             # a remote endpoint that is down is reported at the first question
             with contextlib.suppress(GenerationError):
-                list(self.generator.stream(build_messages("你好", []), GenerationParams(max_tokens=1),
-                                           Usage()))
+                list(self.generator.stream(build_messages("你好", [], prompt=self.config.prompt),
+                                           GenerationParams(max_tokens=1), Usage()))
 
     @property
     def model_name(self) -> str | None:
@@ -234,7 +235,7 @@ class AnswerService:
         draft: list[str] = []
         fallback = None
         try:
-            messages = build_messages(standalone, evidence, self._notes(facts, evidence))
+            messages = build_messages(standalone, evidence, self._notes(facts, evidence), self.config.prompt)
             params = GenerationParams(max_tokens=self.config.max_tokens, timeout_s=self.config.timeout_s)
             for piece in self.generator.stream(messages, params, usage, cancel=cancel):
                 if timings.first_token_ms is None:
