@@ -53,7 +53,7 @@ lint: $(INSTALLED)
 
 eval: index
 	$(PY) -m eval.check_gold
-	$(VENV)/bin/rag eval retrieval
+	$(VENV)/bin/rag eval --check
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

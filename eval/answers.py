@@ -38,7 +38,7 @@ from rag.corpus import normalize_for_search
 
 _NON_CONTENT = re.compile(r"[^0-9a-z%\u3400-\u4dbf\u4e00-\u9fff.]+")
 _MARKERS = re.compile(r"\[\d+\]")
-_NOTE_RE = re.compile(r"^(?:注意：|报告原文中与问题最相关的内容|现有报告中没有找到|原文还提到)")
+_NOTE_RE = re.compile(r"^(?:注意：|报告原文中与问题最相关的内容|现有报告中没有找到|原文还提到|原文摘录)")
 _LABEL_RE = re.compile(r"^《[^》]*》[^：]{0,40}：「")
 
 

@@ -64,9 +64,11 @@ class AnswerConfig(BaseModel):
         "passage", description="Quote each passage's best sentence, or the whole (already compact) passage "
         "(measured: key-fact recall 0.64 → 0.77 on the gold set, eval/README.md).")
     prompt: Literal["brief", "verbatim"] = Field("brief", description="System prompt (rag/prompt.py).")
-    complete_with_quotes: bool = Field(
-        True, description="After the model's checked sentences, quote the relevant passages it left uncited "
-        "(not for quantity questions): small models drop items of enumerations.")
+    complete_with_quotes: Literal["off", "uncited", "all"] = Field(
+        "all", description="After the model's checked sentences, quote the relevant passages it left "
+        "uncited, or all relevant passages (not for quantity questions): small models drop items of "
+        "enumerations. Measured on 32 gold questions with the 0.5B model, key-fact recall: off/uncited "
+        "0.54, all 0.72 (eval/README.md).")
 
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
@@ -307,15 +309,21 @@ class AnswerService:
                 claims_of[i].append(s.text)
         citations = [_citation(renumber[i], by_id[i], claims_of[i]) for i in order]
         text = _MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), m.group(1))}]", check.text)
-        if self.config.complete_with_quotes and not facts.asks_quantity:
-            extra = [e for e in self._quotable(base["standalone_question"], evidence) if e.id not in renumber]
+        how = self.config.complete_with_quotes
+        if how != "off" and not facts.asks_quantity:
+            quotable = self._quotable(base["standalone_question"], evidence)
+            extra = [e for e in quotable if how == "all" or e.id not in renumber]
             if extra:
                 lines = []
                 for e in extra:
-                    n = len(citations) + 1
-                    citations.append(_span_citation(n, e, e.char_start, e.char_end))
+                    if e.id in renumber:  # cited already: its citation now quotes the whole passage
+                        n = renumber[e.id]
+                        citations[n - 1] = _span_citation(n, e, e.char_start, e.char_end)
+                    else:
+                        n = len(citations) + 1
+                        citations.append(_span_citation(n, e, e.char_start, e.char_end))
                     lines.append(f"{evidence_label(e)}：「{' '.join(e.text.split())}」[{n}]")
-                text += "\n原文还提到：\n" + "\n".join(lines)
+                text += ("\n原文摘录：\n" if how == "all" else "\n原文还提到：\n") + "\n".join(lines)
         text = self._premise_note(facts, evidence) + text
         return Answer(**base, answer=text.strip(), refused=False, citations=citations,
                       unsupported=unsupported, model=self.model_name if base["mode"] == "llm" else None)

@@ -110,7 +110,7 @@ def test_missing_and_wrong_markers_are_repaired_and_renumbered(service):
         second = _evidence_text(messages, 2)
         return f"{second}[9]"  # cites a passage that does not exist
 
-    a = service(ScriptedGenerator(draft), complete_with_quotes=False).ask(WATER)
+    a = service(ScriptedGenerator(draft), complete_with_quotes="off").ask(WATER)
     assert not a.refused
     assert a.answer.endswith("[1]") and len(a.citations) == 1  # re-aligned to passage 2, renumbered to [1]
     second = a.evidence[1]
@@ -121,11 +121,16 @@ def test_uncited_relevant_passages_are_quoted_after_the_model_sentences(service,
     def draft(messages):  # the model uses passage 2 and leaves out passage 1, the most relevant
         return _evidence_text(messages, 2) + "[2]"
 
-    a = service(ScriptedGenerator(draft)).ask(WATER)
+    a = service(ScriptedGenerator(draft), complete_with_quotes="uncited").ask(WATER)
     head, _, tail = a.answer.partition("\n原文还提到：\n")
     assert head.endswith("[1]") and tail  # the model's sentence first, then the quotes it left out
     assert len(a.citations) == 1 + len(tail.splitlines())
     assert a.citations[1].section_id == a.evidence[0].section_id
+    # "all" (the default) quotes the cited passage too, under the same number
+    b = service(ScriptedGenerator(draft)).ask(WATER)
+    head, _, tail = b.answer.partition("\n原文摘录：\n")
+    assert head.endswith("[1]") and any(line.endswith("[1]") for line in tail.splitlines())
+    assert b.citations[0].quote == b.evidence[1].text
     for c in a.citations:
         assert _source_slice(real_corpus, c) == c.quote
     # quantity questions are answered by the number, not padded with quotes
