@@ -126,11 +126,14 @@ def test_uncited_relevant_passages_are_quoted_after_the_model_sentences(service,
     assert head.endswith("[1]") and tail  # the model's sentence first, then the quotes it left out
     assert len(a.citations) == 1 + len(tail.splitlines())
     assert a.citations[1].section_id == a.evidence[0].section_id
-    # "all" (the default) quotes the cited passage too, under the same number
-    b = service(ScriptedGenerator(draft)).ask(WATER)
+    # "all" (the default) quotes every relevant passage, a cited one under its own number
+    def draft_best(messages):
+        return _evidence_text(messages, 1) + "[1]"
+
+    b = service(ScriptedGenerator(draft_best)).ask(WATER)
     head, _, tail = b.answer.partition("\n原文摘录：\n")
-    assert head.endswith("[1]") and any(line.endswith("[1]") for line in tail.splitlines())
-    assert b.citations[0].quote == b.evidence[1].text
+    assert head.endswith("[1]") and tail.splitlines()[0].endswith("[1]")
+    assert b.citations[0].quote == b.evidence[0].text  # widened to the passage it now quotes
     for c in a.citations:
         assert _source_slice(real_corpus, c) == c.quote
     # quantity questions are answered by the number, not padded with quotes
