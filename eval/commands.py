@@ -80,7 +80,8 @@ def _retrieval(args: argparse.Namespace) -> int:
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
         vectors, _ = embed_chunks(fixed, encoder, cache, progress=True)
         cache.close()
-        naive = Retriever(memory_index(fixed, vectors, label="baseline-fixed-400"), encoder)
+        naive = Retriever(memory_index(fixed, vectors, label="baseline-fixed-400"), encoder,
+                          rerank_weight=0.0)
         conditions["baseline-fixed-dense"] = lambda q: naive.search(q, k=10, mode="dense")
         conditions["baseline-fixed-bm25"] = lambda q: naive.search(q, k=10, mode="bm25")
         conditions["baseline-fixed-hybrid"] = lambda q: naive.search(q, k=10, mode="hybrid")

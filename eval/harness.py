@@ -114,7 +114,9 @@ class Runner:
             cache = EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite")
             vectors, _ = embed_chunks(chunks, self.encoder(), cache, progress=self.progress)
             cache.close()
-        return Retriever(memory_index(chunks, vectors, label="baseline-fixed-400"), self.encoder())
+        # the naive baseline: fusion only, no lexical rerank
+        return Retriever(memory_index(chunks, vectors, label="baseline-fixed-400"), self.encoder(),
+                         rerank_weight=0.0)
 
     def service(self, cond: Condition):
         from rag.answer import AnswerConfig, AnswerService

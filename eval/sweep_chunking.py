@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = ChunkConfig(max_chars=size, overlap_sentences=overlap)
             chunks = chunk_corpus(corpus, cfg)
             index = memory_index(chunks, np.zeros((len(chunks), 1), dtype=np.float32), cfg=cfg)
-            retriever = Retriever(index, encoder=None)
+            retriever = Retriever(index, encoder=None, rerank_weight=0.0)
             m = evaluate(lambda q, r=retriever: r.search(q, k=10, mode="bm25"), items)["overall"]
             chars = sum(len(c.text) for c in chunks)
             row = [f"{size:9}", f"{overlap:9}", f"{len(chunks):9}", f"{chars:9}"]

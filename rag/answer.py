@@ -179,7 +179,7 @@ class AnswerService:
         self.corpus = corpus
         self.generator = generator
         self.config = config or AnswerConfig()
-        idf = BigramIdf(c.search_text for c in retriever.index.chunks)
+        idf = getattr(retriever, "idf", None) or BigramIdf(c.search_text for c in retriever.index.chunks)
         self.selector = EvidenceSelector(corpus, idf, budget_chars=self.config.budget_chars,
                                          passage_chars=self.config.passage_chars,
                                          max_passages=self.config.max_passages)

@@ -17,6 +17,7 @@ from rag.errors import RagError
 COMMAND_MODULES = [
     "models.commands",
     "rag.corpus.commands",
+    "rag.ingest_commands",
     "rag.search_commands",
     "rag.ask_commands",
     "api.commands",

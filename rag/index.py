@@ -19,7 +19,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,8 +90,9 @@ class VectorStore:
 
 class SearchIndex:
     def __init__(self, manifest: IndexManifest, chunks: list[Chunk], tokens: list[list[str]],
-                 dense: VectorStore):
+                 dense: VectorStore, version: str | None = None):
         self.manifest = manifest
+        self.version = version  # name of the folder it was saved to / loaded from (None: in memory)
         self.chunks = chunks
         self.tokens = tokens
         self.dense = dense
@@ -133,7 +134,12 @@ def embed_chunks(chunks: list[Chunk], encoder, cache: EmbeddingCache | None,
 
 
 def build_index(corpus: Corpus, encoder, index_dir: Path, cache: EmbeddingCache | None,
-                model_id: str, cfg: ChunkConfig | None = None, progress: bool = True) -> SearchIndex:
+                model_id: str, cfg: ChunkConfig | None = None, progress: bool = True,
+                make_current: bool = True) -> SearchIndex:
+    """Chunk, embed (cached vectors are reused, so only new text costs encoder time), save a version.
+
+    ``make_current=False`` saves the version without pointing ``CURRENT`` at it: ingest does that only
+    after the corpus version naming this index is committed (``rag/library.py``)."""
     cfg = cfg or ChunkConfig()
     t0 = time.perf_counter()
     chunks = chunk_corpus(corpus, cfg)
@@ -144,8 +150,8 @@ def build_index(corpus: Corpus, encoder, index_dir: Path, cache: EmbeddingCache 
                              built_at=time.time(), build_seconds=0.0, embedded=embedded)
     dense = VectorStore(vectors)
     manifest.build_seconds = round(time.perf_counter() - t0, 3)
-    save_index(index_dir, manifest, chunks, tokens, dense)
-    return SearchIndex(manifest, chunks, tokens, dense)
+    final = save_index(index_dir, manifest, chunks, tokens, dense, make_current=make_current)
+    return SearchIndex(manifest, chunks, tokens, dense, version=final.name)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -165,7 +171,7 @@ def _write(path: Path, data: str | bytes) -> None:
 
 
 def save_index(index_dir: Path, manifest: IndexManifest, chunks: list[Chunk], tokens: list[list[str]],
-               dense: VectorStore, keep: int = 2) -> Path:
+               dense: VectorStore, keep: int = 2, make_current: bool = True) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -180,39 +186,60 @@ def save_index(index_dir: Path, manifest: IndexManifest, chunks: list[Chunk], to
         name = f"v-{manifest.corpus_hash[:10]}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:4]}"
         final = index_dir / name
         os.replace(tmp, final)
-        _write(index_dir / "CURRENT.tmp", name)
-        os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
         _fsync_dir(index_dir)
+        if make_current:
+            set_current(index_dir, name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _prune(index_dir, keep=keep, live=name)
+    if make_current:
+        prune(index_dir, keep=keep, live=name)
     return final
 
 
-def _prune(index_dir: Path, keep: int, live: str) -> None:
-    versions = sorted((p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for old in [p for p in versions if p.name != live][: max(0, len(versions) - keep)]:
+def set_current(folder: Path, name: str) -> None:
+    """Point ``folder/CURRENT`` at ``name``: write aside, fsync, rename, fsync the folder (atomic)."""
+    tmp = folder / f"CURRENT.{uuid.uuid4().hex[:8]}.tmp"
+    _write(tmp, name)
+    os.replace(tmp, folder / "CURRENT")
+    _fsync_dir(folder)
+
+
+def prune(index_dir: Path, keep: int, live: str | Sequence[str], pattern: str = "v-*",
+          min_age_s: float = 60.0) -> None:
+    """Remove all but the ``keep`` newest version folders (never a ``live`` one), and temporary folders
+    and pointer files left by a crashed build (those younger than ``min_age_s`` may be another
+    process's build in progress)."""
+    live = {live} if isinstance(live, str) else set(live)
+    versions = sorted((p for p in index_dir.glob(pattern) if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in [p for p in versions if p.name not in live][: max(0, len(versions) - keep)]:
         shutil.rmtree(old, ignore_errors=True)
-    for tmp in index_dir.glob(".tmp-*"):  # left by a crashed build
-        if time.time() - tmp.stat().st_mtime > 60:
-            shutil.rmtree(tmp, ignore_errors=True)
+    for tmp in [*index_dir.glob(".tmp-*"), *index_dir.glob("CURRENT.*.tmp")]:
+        try:
+            if time.time() - tmp.stat().st_mtime >= min_age_s:
+                shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 # -- loading ------------------------------------------------------------------------------------
 
 
-def current_version(index_dir: Path) -> Path | None:
-    try:
-        name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-    except OSError:
+def current_version(index_dir: Path, name: str | None = None) -> Path | None:
+    """The version folder ``CURRENT`` names (or ``name``), if it is complete."""
+    if name is None:
+        try:
+            name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+    if not name or "/" in name or name.startswith("."):
         return None
     path = index_dir / name
     return path if (path / "manifest.json").is_file() else None
 
 
-def read_manifest(index_dir: Path) -> IndexManifest | None:
-    version = current_version(index_dir)
+def read_manifest(index_dir: Path, name: str | None = None) -> IndexManifest | None:
+    version = current_version(index_dir, name)
     if version is None:
         return None
     try:
@@ -221,8 +248,9 @@ def read_manifest(index_dir: Path) -> IndexManifest | None:
         return None
 
 
-def load_index(index_dir: Path) -> SearchIndex:
-    version = current_version(index_dir)
+def load_index(index_dir: Path, name: str | None = None) -> SearchIndex:
+    """The version ``CURRENT`` names, or the version folder ``name``."""
+    version = current_version(index_dir, name)
     if version is None:
         raise IndexNotReady(f"no search index in {index_dir}; run `rag index` (or `make index`)")
     try:
@@ -235,15 +263,23 @@ def load_index(index_dir: Path) -> SearchIndex:
         raise IndexNotReady(f"index in {version} is unreadable ({exc}); run `rag index --rebuild`") from exc
     if not (len(chunks) == len(tokens) == dense.index.ntotal == manifest.n_chunks):
         raise IndexNotReady(f"index in {version} is inconsistent; run `rag index --rebuild`")
-    return SearchIndex(manifest, chunks, tokens, dense)
+    return SearchIndex(manifest, chunks, tokens, dense, version=version.name)
 
 
 def ensure_index(corpus: Corpus, index_dir: Path, model_path: Path, cache_dir: Path,
                  encoder_factory: Callable[[], object], rebuild: bool = False,
-                 cfg: ChunkConfig | None = None, progress: bool = True) -> tuple[SearchIndex, bool]:
-    """Load the index if it is fresh, else build it. Returns (index, built)."""
+                 cfg: ChunkConfig | None = None, progress: bool = True,
+                 prefer: str | None = None) -> tuple[SearchIndex, bool]:
+    """Load the index if it is fresh, else build it. Returns (index, built).
+
+    ``prefer``: a version folder to use if it fits the corpus (the one an ingest built for this corpus
+    version), checked before ``CURRENT``; a reader never depends on ``CURRENT`` having been swapped."""
     cfg = cfg or ChunkConfig()
     model_id = model_fingerprint(model_path)
+    if not rebuild and prefer is not None:
+        preferred = read_manifest(index_dir, prefer)
+        if preferred is not None and preferred.matches(model_id, corpus.content_hash, cfg):
+            return load_index(index_dir, prefer), False
     manifest = read_manifest(index_dir)
     if not rebuild and manifest is not None and manifest.matches(model_id, corpus.content_hash, cfg):
         return load_index(index_dir), False

@@ -16,6 +16,7 @@ from rag.chunking import Chunk
 from rag.corpus import normalize_for_search
 from rag.errors import RagError
 from rag.index import SearchIndex
+from rag.lexical import BigramIdf, query_grams, relevance
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -85,14 +86,23 @@ class Retriever:
     # evidence); 0.3-1.0 all lifted recall@5 from 0.983 to 1.0 with recall@1 unchanged; 0.5 chosen.
     # A boost for outline chunks on 「哪几方面」 questions was tried and lowered recall@1 (0.887 → 0.870);
     # min-max score fusion (instead of ranks) over the top 20/50 reached the same recall@1 0.887.
+    # rerank_weight: the top hits are reordered by their fused score (relative to the best) plus this
+    # share of their lexical relevance (rag/lexical.py: IDF-weighted question bigrams found in the chunk's
+    # own text, not its title). It separates neighbouring passages of the right report, which both
+    # rankings score alike because they share the report's context. Swept on the gold set: 0 → recall@1
+    # 0.887, 0.05 and 0.1 → 0.913 (MRR 0.935 → 0.948), 0.2 → 0.913 with recall@5 0.991, 0.4 → 0.870.
+    RERANK_DEPTH = 10
+
     def __init__(self, index: SearchIndex, encoder, rrf_k: float = 10.0, dense_weight: float = 0.6,
-                 bm25_weight: float = 1.0, report_weight: float = 0.5):
+                 bm25_weight: float = 1.0, report_weight: float = 0.5, rerank_weight: float = 0.1):
         self.index = index
         self.encoder = encoder
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self.bm25_weight = bm25_weight
         self.report_weight = report_weight
+        self.rerank_weight = rerank_weight
+        self.idf = BigramIdf(c.search_text for c in index.chunks)
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
                mode: Mode = "hybrid") -> list[Hit]:
@@ -126,8 +136,9 @@ class Retriever:
         order = np.argsort(-fused, kind="stable")
         hits: list[Hit] = []
         seen_sections: set[tuple[str, str]] = set()
+        depth = max(k, self.RERANK_DEPTH) if self.rerank_weight else k
         for i in order:
-            if not np.isfinite(fused[i]) or len(hits) >= k:
+            if not np.isfinite(fused[i]) or len(hits) >= depth:
                 break
             c = chunks[i]
             # One hit per section (its outline counts apart): the best chunk speaks for the section.
@@ -141,4 +152,9 @@ class Retriever:
                 bm25_score=float(bm25[i]) if bm25 is not None else None,
                 **c.model_dump(include=_CHUNK_FIELDS),
             ))
+        if self.rerank_weight and hits:
+            q = query_grams(norm, self.idf)
+            top = hits[0].score or 1.0
+            hits.sort(key=lambda h: -(h.score / top + self.rerank_weight * relevance(q, h.text)))
+            hits = [h.model_copy(update={"rank": n}) for n, h in enumerate(hits[:k], start=1)]
         return hits

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rag.chunking import ChunkConfig
-from rag.corpus import Corpus, load_corpus
+from rag.corpus import Corpus
 from rag.index import SearchIndex, ensure_index
+from rag.library import CorpusVersion
+from rag.library import open_corpus as open_corpus_version
 from rag.settings import Settings
 
 
@@ -14,12 +16,30 @@ def open_encoder(settings: Settings):
     return Encoder(settings.embedding_model_path(), threads=settings.threads)
 
 
+def open_corpus(settings: Settings) -> Corpus:
+    """The live corpus: the library's current version (`rag ingest`), else the reports in ``data_dir``."""
+    return open_corpus_version(settings).corpus
+
+
 def open_index(settings: Settings, rebuild: bool = False, corpus: Corpus | None = None,
-               encoder=None, progress: bool = True) -> tuple[SearchIndex, bool]:
-    corpus = corpus or load_corpus(settings.data_dir)
+               encoder=None, progress: bool = True, prefer: str | None = None) -> tuple[SearchIndex, bool]:
+    """The index for ``corpus`` (default: the live corpus, with the index version its library manifest
+    names), built or rebuilt from cached vectors if missing or stale."""
+    if corpus is None:
+        version = open_corpus_version(settings)
+        corpus, prefer = version.corpus, version.index_version
     return ensure_index(corpus, settings.index_dir, settings.embedding_model_path(), settings.cache_dir,
                         encoder_factory=lambda: encoder or open_encoder(settings), rebuild=rebuild,
-                        cfg=chunk_config(settings), progress=progress)
+                        cfg=chunk_config(settings), progress=progress, prefer=prefer)
+
+
+def open_version(settings: Settings, encoder=None,
+                 progress: bool = True) -> tuple[CorpusVersion, SearchIndex]:
+    """The live corpus version and its index, loaded together."""
+    version = open_corpus_version(settings)
+    index, _ = open_index(settings, corpus=version.corpus, encoder=encoder, progress=progress,
+                          prefer=version.index_version)
+    return version, index
 
 
 def chunk_config(settings: Settings) -> ChunkConfig:
@@ -49,9 +69,23 @@ def open_answer_service(settings: Settings, with_llm: bool = True):
     from rag.answer import AnswerConfig, AnswerService
     from rag.retrieve import Retriever
 
-    corpus = load_corpus(settings.data_dir)
     encoder = open_encoder(settings)
-    index, _ = open_index(settings, corpus=corpus, encoder=encoder)
+    version, index = open_version(settings, encoder=encoder)
     generator = open_generator(settings) if with_llm else None
-    return AnswerService(Retriever(index, encoder), corpus, generator,
+    return AnswerService(Retriever(index, encoder), version.corpus, generator,
                          AnswerConfig(timeout_s=settings.llm_timeout_s))
+
+
+def replace_corpus(service, corpus: Corpus, index: SearchIndex):
+    """A new AnswerService over another corpus version and its index, sharing the loaded encoder, LLM
+    and configuration of ``service`` (which keeps serving the requests that already hold it)."""
+    import inspect
+
+    from rag.answer import AnswerService
+    from rag.retrieve import Retriever
+
+    old = service.retriever
+    # The retriever's tuning (fusion weights…) carries over: every constructor argument it kept.
+    params = [p for p in inspect.signature(Retriever).parameters if p not in ("index", "encoder")]
+    retriever = Retriever(index, old.encoder, **{p: getattr(old, p) for p in params if hasattr(old, p)})
+    return AnswerService(retriever, corpus, service.generator, service.config)

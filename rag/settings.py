@@ -27,6 +27,15 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "data",
         description="Folder of report files (compilations or single reports) the service answers from.",
     )
+    library_dir: Path | None = Field(
+        None,
+        description="Versions of the corpus with the reports added by `rag ingest` / POST /v1/reports "
+        "(default: <data_dir>/library). Never deleted by `make clean`.",
+    )
+    ingest_max_bytes: int = Field(
+        10_000_000, ge=1000, le=1_000_000_000,
+        description="Largest report file `rag ingest` and uploads accept (bytes).",
+    )
     models_dir: Path = Field(
         CACHE_HOME / "models",
         description="Where `rag models fetch` puts model weights; outside the clone so clones share it.",
@@ -82,7 +91,8 @@ class Settings(BaseSettings):
         "more get 503 with Retry-After.",
     )
 
-    @field_validator("data_dir", "models_dir", "cache_dir", "index_dir", "llm_path", mode="after")
+    @field_validator("data_dir", "library_dir", "models_dir", "cache_dir", "index_dir", "llm_path",
+                     mode="after")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser().resolve() if v is not None else None
@@ -104,6 +114,10 @@ class Settings(BaseSettings):
         if self.models_dir == self.data_dir:
             raise ValueError("models_dir and data_dir must be different folders")
         return self
+
+    def library_path(self) -> Path:
+        """Where ingested reports and corpus versions live: ``library_dir``, else ``<data_dir>/library``."""
+        return self.library_dir if self.library_dir is not None else self.data_dir / "library"
 
     def embedding_model_path(self) -> Path:
         """Folder of the embedding model: a manifest name resolves inside ``models_dir``."""

@@ -35,10 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _corpus(args: argparse.Namespace) -> Corpus:
     data_dir = getattr(args, "show_data_dir", None) or args.data_dir
-    if data_dir is None:
+    if data_dir is None:  # the live corpus: bundled reports plus those added with `rag ingest`
+        from rag.services import open_corpus
         from rag.settings import Settings
 
-        data_dir = Settings().data_dir
+        return open_corpus(Settings())
     return load_corpus(data_dir)
 
 

@@ -10,7 +10,7 @@ from rag.corpus.models import Report, SourceFile
 from rag.corpus.normalize import normalize_for_search
 from rag.corpus.reading import SourceText, decode_source
 from rag.corpus.sections import build_section_tree
-from rag.corpus.segment import ReportSpan, segment
+from rag.corpus.segment import ReportSpan, SegmentMode, segment
 from rag.errors import CorpusError
 
 # Bump when parsing changes the ids, sections or metadata it produces: indexes built earlier become stale.
@@ -59,8 +59,9 @@ def _build_report(
     return report
 
 
-def parse_source(source: SourceText, sha256: str = "") -> SourceFile:
-    seg = segment(source)
+def parse_source(source: SourceText, sha256: str = "", mode: SegmentMode = "auto",
+                 fallback_title: str | None = None) -> SourceFile:
+    seg = segment(source, mode, fallback_title)
     compilation_title = seg.compilation_title.content if seg.compilation_title else None
     reports = [
         _build_report(source, span, ordinal, compilation_title)
@@ -80,14 +81,17 @@ def parse_source(source: SourceText, sha256: str = "") -> SourceFile:
     )
 
 
-def parse_bytes(data: bytes, name: str) -> SourceFile:
-    return parse_source(decode_source(data, name), hashlib.sha256(data).hexdigest())
+def parse_bytes(data: bytes, name: str, mode: SegmentMode = "auto",
+                fallback_title: str | None = None) -> SourceFile:
+    """``mode`` and ``fallback_title``: see ``segment.segment`` (ingest uses them; the defaults are what
+    the bundled corpus is parsed with)."""
+    return parse_source(decode_source(data, name), hashlib.sha256(data).hexdigest(), mode, fallback_title)
 
 
-def parse_file(path: Path | str) -> SourceFile:
+def parse_file(path: Path | str, mode: SegmentMode = "auto", fallback_title: str | None = None) -> SourceFile:
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"{path.name}: cannot read the file ({exc.strerror or exc})") from exc
-    return parse_bytes(data, path.name)
+    return parse_bytes(data, path.name, mode, fallback_title)

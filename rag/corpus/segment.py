@@ -14,6 +14,7 @@ import re
 import statistics
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Literal
 
 from rag.corpus import metadata
 from rag.corpus.models import TocEntry
@@ -136,9 +137,15 @@ def parse_toc_entry(line: Line) -> TocEntry | None:
     return TocEntry(line=line.number, number=number, title=text or None, page=page)
 
 
+SegmentMode = Literal["auto", "single", "compilation"]
+
+
 class _Segmenter:
-    def __init__(self, source: SourceText) -> None:
+    def __init__(self, source: SourceText, mode: SegmentMode = "auto",
+                 fallback_title: str | None = None) -> None:
         self.source = source
+        self.mode = mode
+        self.fallback_title = fallback_title  # a file with no title line becomes one report with this title
         self.lines = scan_lines(source)
         self.content = [i for i, line in enumerate(self.lines) if not line.blank and not line.noise]
         self.next_content = {a: b for a, b in zip(self.content, self.content[1:], strict=False)}
@@ -168,12 +175,39 @@ class _Segmenter:
             )
         start = next((i for i in self.content if i in self.strength and self.followed_by_body(i)), None)
         if start is None:
-            start = self._fallback_start()
+            try:
+                start = self._fallback_start()
+            except CorpusError:
+                if self.fallback_title is None:
+                    raise
+                return self._untitled()
         self._front_matter(start)
-        titles = self._structural_titles(start)
-        titles = self._check_against_toc(titles, start)
+        if self.mode == "single":
+            titles = [start]
+        else:
+            titles = self._structural_titles(start)
+            titles = self._check_against_toc(titles, start)
         self._build_spans(titles)
         self._check_counts()
+        if self.mode == "compilation" and len(self.result.reports) < 2:
+            raise CorpusError(
+                f"{self.source.name}: found {len(self.result.reports)} report, but --compilation expects "
+                "several (each starting with a title line such as 「XX局2023年工作总结」); "
+                "ingest it with --single, or without either flag"
+            )
+        return self.result
+
+    def _untitled(self) -> Segmentation:
+        """No title line anywhere: the whole file is one report titled by ``fallback_title``. The title
+        points at the first content line with an empty span, so offsets still refer to the source."""
+        first = self.lines[self.content[0]]
+        title = Line(number=first.number, content=self.fallback_title or "", start=first.start,
+                     end=first.start, indent=0, blank=False, noise=False)
+        self.result.warnings.append(
+            f"{self.where(first)}: no line looks like a report title; the whole file is one report "
+            f"titled 「{self.fallback_title}」 (its file name)"
+        )
+        self.result.reports.append(ReportSpan(title=title, body=[self.lines[i] for i in self.content]))
         return self.result
 
     def _fallback_start(self) -> int:
@@ -340,5 +374,8 @@ def _is_part_of(report_title: Line, candidate: Line) -> bool:
     return set(metadata.parse_periods(candidate.content)) <= periods
 
 
-def segment(source: SourceText) -> Segmentation:
-    return _Segmenter(source).run()
+def segment(source: SourceText, mode: SegmentMode = "auto",
+            fallback_title: str | None = None) -> Segmentation:
+    """``mode``: "auto" finds every report; "single" takes the first title and everything after it as one
+    report; "compilation" is "auto" that fails unless it finds two or more reports."""
+    return _Segmenter(source, mode, fallback_title).run()

@@ -1,0 +1,62 @@
+"""Lexical relevance: IDF-weighted character bigrams shared by a question and a text.
+
+Bigrams of body names and topic words (「水资源费」) are rare in the corpus and weigh a lot; 「工作」「推进」
+weigh nearly nothing. Used to pick the sentences of a hit that bear on the question (rag/evidence.py)
+and to order the top hits (rag/retrieve.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from rag.corpus import normalize_for_search
+
+_CONTENT = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
+# Words that say what kind of answer is wanted, not what it is about.
+_QUESTION_WORDS = re.compile(
+    r"多少|哪些|哪几|什么|怎么|怎样|如何|为什么|是否|有没有|是不是|情况|方面|工作|主要|具体|分别|请问|"
+    r"介绍|一下|有何|几个|几项|提到|材料|报告|总结|计划|开展|了吗|呢"
+)
+
+
+def bigrams(text: str) -> set[str]:
+    out: set[str] = set()
+    for seg in _CONTENT.findall(normalize_for_search(text).lower()):
+        if len(seg) == 1:
+            out.add(seg)
+        out.update(seg[i : i + 2] for i in range(len(seg) - 1))
+    return out
+
+
+class BigramIdf:
+    """Inverse document frequency of character bigrams over the indexed chunks."""
+
+    def __init__(self, documents: Iterable[str]):
+        df: Counter[str] = Counter()
+        n = 0
+        for doc in documents:
+            df.update(bigrams(doc))
+            n += 1
+        self.n = max(n, 1)
+        self.df = df
+
+    def __call__(self, gram: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(gram, 0) + 1))
+
+
+def query_grams(question: str, idf: BigramIdf) -> dict[str, float]:
+    """Weighted bigrams of the question, question words removed."""
+    stripped = _QUESTION_WORDS.sub(" ", normalize_for_search(question))
+    return {g: idf(g) for g in bigrams(stripped)}
+
+
+def relevance(q: dict[str, float], text: str) -> float:
+    """Share of the question's bigram weight found in ``text`` (0..1)."""
+    total = sum(q.values())
+    if not total:
+        return 0.0
+    grams = bigrams(text)
+    return sum(w for g, w in q.items() if g in grams) / total
