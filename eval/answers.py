@@ -80,7 +80,7 @@ def _claim_lines(answer: Answer) -> list[str]:
     markers takes those of the next marked sentence on its line: 「A。B。[1]」 cites [1] for both."""
     out = []
     for line in answer.answer.splitlines():
-        if not line.strip() or _NOTE_RE.match(line.strip()):
+        if not line.strip() or _NOTE_RE.match(line.strip()) or line.rstrip().endswith("下列各项："):
             continue
         pending: list[str] = []
         for sentence in split_sentences(line):

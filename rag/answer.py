@@ -216,7 +216,8 @@ class AnswerService:
         standalone = standalone_question(q, history)
         hits = self.retriever.search(standalone, k=k or self.config.k, filters=filters)
         facts = read_question(standalone)
-        evidence = self.selector.select(standalone, hits, diversify=facts.across_reports)
+        evidence = self.selector.select(standalone, hits, diversify=facts.across_reports,
+                                        enumeration=facts.enumeration)
         timings = Timings(retrieval_ms=round((time.perf_counter() - t0) * 1000, 1))
         yield EvidenceEvent(standalone_question=standalone, evidence=evidence,
                             retrieval_ms=timings.retrieval_ms)
@@ -311,6 +312,11 @@ class AnswerService:
         text = _MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), m.group(1))}]", check.text)
         how = self.config.complete_with_quotes
         if how != "off" and not facts.asks_quantity:
+            headings = [e for e in evidence if e.kind == "heading" and e.id not in renumber]
+            if headings:
+                lines, extra_citations = self._heading_lines(headings, first_n=len(citations) + 1)
+                citations.extend(extra_citations)
+                text += "\n" + "\n".join(lines)
             quotable = self._quotable(base["standalone_question"], evidence)
             extra = [e for e in quotable if how == "all" or e.id not in renumber]
             if extra:
@@ -328,11 +334,26 @@ class AnswerService:
         return Answer(**base, answer=text.strip(), refused=False, citations=citations,
                       unsupported=unsupported, model=self.model_name if base["mode"] == "llm" else None)
 
+    @staticmethod
+    def _heading_lines(evidence: Sequence[Evidence], first_n: int = 1) -> tuple[list[str], list[Citation]]:
+        """The sub-headings an enumeration question is answered by, one cited line each."""
+        headings = [e for e in evidence if e.kind == "heading"]
+        if not headings:
+            return [], []
+        parent = headings[0].section_path[:-1]
+        lines = [f"《{headings[0].report_title}》{parent[-1] if parent else ''}下列各项："]
+        citations = []
+        for i, e in enumerate(headings, start=first_n):
+            citations.append(_span_citation(i, e, e.char_start, e.char_end))
+            lines.append(f"「{' '.join(e.text.split())}」[{i}]")
+        return lines, citations
+
     def _quotable(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
         """The passages worth quoting: relevance at least half the best passage's, at most
-        ``extractive_sentences`` of them, best first."""
+        ``extractive_sentences`` of them, best first. Sub-headings are listed apart."""
         q = query_grams(question, self.selector.idf)
-        scored = sorted(((relevance(q, e.text), e) for e in evidence), key=lambda x: -x[0])
+        scored = sorted(((relevance(q, e.text), e) for e in evidence if e.kind != "heading"),
+                        key=lambda x: -x[0])
         top = scored[0][0] if scored else 0.0
         return [e for sc, e in scored[: self.config.extractive_sentences] if sc >= top / 2]
 
@@ -347,16 +368,19 @@ class AnswerService:
                     fallback: str | None) -> Answer:
         """The best sentences of the best passages, verbatim, each cited. No model involved."""
         q = query_grams(question, self.selector.idf)
+        lines, citations = self._heading_lines(evidence)
         scored = []
         for e in evidence:
+            if e.kind == "heading":
+                continue
             spans = _sentences(e.text, e.char_start)
             rel = [relevance(q, e.text[a - e.char_start : b - e.char_start]) for a, b in spans]
             best = max(range(len(spans)), key=lambda i: rel[i])
             scored.append((rel[best], e, spans, best))
         top = max((s[0] for s in scored), default=0.0)
-        lines, citations = [], []
+        n_headings = len(citations)
         for score, e, spans, best in scored:
-            if len(citations) >= self.config.extractive_sentences or score < top / 2:
+            if len(citations) - n_headings >= self.config.extractive_sentences or score < top / 2:
                 continue
             a, b = spans[best]
             if self.config.extractive_quote == "passage":

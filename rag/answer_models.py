@@ -44,6 +44,9 @@ class Evidence(SourceSpan):
 
     id: int
     chunk_id: str
+    kind: Literal["passage", "heading"] = Field(
+        "passage", description="heading: one sub-section heading of the section an enumeration question is "
+        "about (「哪几方面」 is answered by the headings).")
     text: str = Field(description="Verbatim source text of the passage.")
     score: float = Field(description="Retrieval score of the hit it was cut from (higher is better).")
 

@@ -194,7 +194,7 @@ def chunk_report(report: Report, src: SourceText, cfg: ChunkConfig) -> list[Chun
 OUTLINE_PIECE_MAX = 50
 
 
-def _heading_piece(section: Section) -> tuple[int, int] | None:
+def heading_span(section: Section) -> tuple[int, int] | None:
     """Span of a section's heading as it stands in the source (a run-in heading: its first sentence)."""
     first = section.paragraphs[0] if section.paragraphs else None
     if first is None or first.kind not in ("heading", "run_in"):
@@ -213,7 +213,7 @@ def outline_chunks(report: Report, src: SourceText, cfg: ChunkConfig, start: int
     """
     out: list[Chunk] = []
     for section in report.iter_sections():
-        pieces = [p for p in (_heading_piece(c) for c in section.children) if p is not None]
+        pieces = [p for p in (heading_span(c) for c in section.children) if p is not None]
         if len(pieces) < 2:
             continue
         kept, size = [], 0

@@ -10,6 +10,7 @@ Sentence relevance is rag/lexical.py's IDF-weighted overlap of character bigrams
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections.abc import Sequence
@@ -18,8 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.answer_models import Evidence
-from rag.corpus import Corpus, read_source
+from rag.chunking import heading_span
+from rag.corpus import Corpus, Section, read_source
 from rag.corpus.reading import SourceText
+from rag.errors import RagError
 from rag.lexical import BigramIdf, bigrams, query_grams, relevance
 from rag.retrieve import Hit
 
@@ -103,18 +106,58 @@ class EvidenceSelector:
     def _read(self, source_file: str) -> SourceText:
         return read_source(Path(self.corpus.data_dir) / source_file)
 
-    def select(self, question: str, hits: Sequence[Hit], diversify: bool = False) -> list[Evidence]:
+    OUTLINE_MAX = 10  # headings at most; enumerations in these reports run to 8
+
+    def _outline(self, hits: Sequence[Hit]) -> list[Evidence]:
+        """The sub-section headings of the section the best hits are about, one Evidence per heading.
+
+        「重点做好哪几方面工作」「哪四个‘超前’」 are answered by a section's sub-headings, which no single
+        passage holds. The section is that of the best of the top three hits that has two or more
+        sub-sections — the hit's own section, or its parent when the hit sits in one of the items.
+        """
+        for hit in hits[:3]:
+            try:
+                report, section = self.corpus.find_section(hit.section_id)
+            except RagError:  # a hit from another corpus (tests): no outline
+                continue
+            candidates: list[Section] = [section]
+            parent_id = section.id.rpartition(".")[0]
+            if parent_id and parent_id != section.id and "-s" in parent_id:
+                with contextlib.suppress(RagError):
+                    candidates.append(report.section(parent_id))
+            for sec in candidates:
+                spans = [(c, heading_span(c)) for c in sec.children]
+                spans = [(c, sp) for c, sp in spans if sp is not None]
+                if len(spans) < 2:
+                    continue
+                src = self._source(report.source_file)
+                return [Evidence(
+                    id=0, chunk_id=hit.chunk_id, kind="heading", report_id=report.id,
+                    report_title=report.title, source_file=report.source_file, section_id=c.id,
+                    section_path=list(c.path), text=src.text[a:b], score=hit.score,
+                    line_start=src.line_of(a), line_end=src.line_of(b - 1), char_start=a, char_end=b,
+                ) for c, (a, b) in spans[: self.OUTLINE_MAX]]
+        return []
+
+    def select(self, question: str, hits: Sequence[Hit], diversify: bool = False,
+               enumeration: bool = False) -> list[Evidence]:
         """Passages for ``question`` from ``hits`` (best first), numbered from 1.
 
         With ``diversify`` (comparisons, 「哪些单位」 questions) hits are taken round-robin across reports
         so that every body the question involves is represented before any gets a second passage.
+        With ``enumeration`` the sub-headings of the section the question is about come first.
         """
         q = query_grams(question, self.idf)
         ordered = _round_robin(hits) if diversify else list(hits)
         out: list[Evidence] = []
         used = 0
+        if enumeration:
+            for e in self._outline(hits):
+                out.append(e.model_copy(update={"id": len(out) + 1}))
+                used += len(e.text)
+        n_headings = len(out)
         for hit in ordered:
-            if len(out) >= self.max_passages or used >= self.budget_chars:
+            if len(out) - n_headings >= self.max_passages or used >= self.budget_chars:
                 break
             cap = min(self.passage_chars, self.budget_chars - used)
             if cap < 40:

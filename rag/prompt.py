@@ -56,7 +56,21 @@ def evidence_label(e: Evidence) -> str:
 
 
 def format_evidence(evidence: Sequence[Evidence]) -> str:
-    return "\n".join(f"[{e.id}] {evidence_label(e)}\n{' '.join(e.text.split())}" for e in evidence)
+    """Numbered passages under their labels; sub-headings of one section share their parent's label."""
+    lines = []
+    parent = None
+    for e in evidence:
+        text = " ".join(e.text.split())
+        if e.kind == "heading":
+            if e.section_path[:-1] != parent:
+                parent = e.section_path[:-1]
+                heading = parent[-1][:LABEL_HEADING_CHARS] if parent else ""
+                lines.append(f"《{e.report_title[:LABEL_TITLE_CHARS]}》{heading}下设各项：")
+            lines.append(f"[{e.id}] {text}")
+        else:
+            parent = None
+            lines.append(f"[{e.id}] {evidence_label(e)}\n{text}")
+    return "\n".join(lines)
 
 
 def build_messages(question: str, evidence: Sequence[Evidence], notes: Sequence[str] = (),

@@ -22,6 +22,11 @@ _ACROSS_RE = re.compile(
     r"哪些(?:单位|部门|地方|地区|机构|县|区|镇|乡|村|局)|哪几(?:个|家)(?:单位|部门|地方)|各(?:单位|部门|地)|"
     r"分别|相比|比较|对比|有何(?:不同|区别|异同)|有什么(?:不同|区别|异同)|异同|都(?:有|在|提到)|共同"
 )
+# An enumeration inside one report: 「哪几方面」「哪四个‘超前’」「‘四个强化’是什么」「包括哪些」.
+_ENUM_RE = re.compile(
+    r"哪几|哪些方面|哪[一二三四五六七八九十两\d]+[个项大条种方类]|几个方面|几方面|包括哪些|有哪些|"
+    r"[一二三四五六七八九十两\d]+(?:个|大|项|条|种)[^，。？?]{0,8}(?:是什么|指什么|包括什么|具体指|分别是)"
+)
 # A government body named in the question: a run of name characters ending in an organ suffix, starting
 # after punctuation, a particle or a year. Lazy, so 「县水利局上半年」 yields 「县水利局」.
 _BODY_SUFFIX = (r"(?:委员会|办公室|人民政府|政府|分局|总局|局|委|厅|办|署|中心|学校|学院|医院|社|站|所|"
@@ -78,6 +83,7 @@ class QuestionFacts:
     asks_quantity: bool
     across_reports: bool
     unit: str | None = None
+    enumeration: bool = False
     bodies: list[BodyMention] = field(default_factory=list)
     years: list[str] = field(default_factory=list)
     premise_numbers: list[str] = field(default_factory=list)
@@ -118,6 +124,7 @@ def read_question(question: str) -> QuestionFacts:
         asks_quantity=bool(_QUANTITY_RE.search(norm)),
         across_reports=bool(_ACROSS_RE.search(norm)),
         unit=asked_unit(question),
+        enumeration=bool(_ENUM_RE.search(norm)) and not _ACROSS_RE.search(norm),
         bodies=_bodies(norm),
         years=sorted(set(_YEAR_RE.findall(norm))),
         premise_numbers=numbers,

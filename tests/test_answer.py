@@ -259,3 +259,15 @@ def test_bad_questions_get_a_clear_error(service, question, history, fragment):
 def test_off_topic_question_is_refused(service):
     a = service().ask("红烧肉怎么做才好吃？", mode="extractive")
     assert a.refused
+
+
+def test_enumeration_is_answered_with_the_sections_sub_headings(service, real_corpus):
+    a = service().ask("市审计局2023年下半年重点做到的“四个强化”是什么？", mode="extractive")
+    headings = [e for e in a.evidence if e.kind == "heading"]
+    assert len(headings) >= 2
+    assert len({tuple(e.section_path[:-1]) for e in headings}) == 1  # siblings of one section
+    for e in headings:
+        src = read_source(Path(real_corpus.data_dir) / e.source_file)
+        assert src.text[e.char_start : e.char_end] == e.text
+        assert f"「{' '.join(e.text.split())}」" in a.answer
+    assert "强化" in "".join(e.text for e in headings)
