@@ -20,25 +20,28 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import openai_compat
-from api.deps import Runtime
+from api.deps import Runtime, ServiceFactory
 from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
-from api.routes import answers, browse, ops
+from api.routes import answers, browse, library, ops
 from api.worker import LLMWorker
 from rag import __version__
 from rag.answer import AnswerService
+from rag.library import live_version
 from rag.settings import Settings
 
 log = logging.getLogger("api")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+LIBRARY_POLL_S = 2.0  # how often the server looks for a version committed by `rag ingest` elsewhere
 
 DESCRIPTION = """Cited answers from Chinese government work reports, offline.
 
 * `POST /v1/ask`, `POST /v1/ask/stream` (SSE) — questions;
 * `POST /v1/chat/completions`, `GET /v1/models` — OpenAI-compatible;
 * `GET /v1/search`, `GET /v1/reports…` — search and read the reports;
+* `POST /v1/reports`, `DELETE /v1/reports/{id}` — add, replace and remove reports;
 * `GET /healthz`, `GET /readyz`, `GET /metrics` — operations;
 * `/` — the chat page.
 
@@ -58,16 +61,31 @@ def _load_service(settings: Settings) -> AnswerService:
     return service
 
 
-def create_app(settings: Settings | None = None, service: AnswerService | None = None) -> FastAPI:
-    """The app. ``service``: an already loaded AnswerService (tests); otherwise one is loaded at start."""
+def _watch_library(runtime: Runtime, stop: threading.Event) -> None:
+    while not stop.wait(LIBRARY_POLL_S):
+        try:
+            runtime.reload_if_changed()
+        except Exception as exc:  # a bad version on disk: keep serving the one we have
+            log.error("loading the new corpus version failed: %s", exc)
+
+
+def create_app(settings: Settings | None = None, service: AnswerService | None = None,
+               rebuild_service: ServiceFactory | None = None, watch_library: bool | None = None) -> FastAPI:
+    """The app. ``service``: an already loaded AnswerService (tests); otherwise one is loaded at start.
+    ``rebuild_service(service, corpus, index)`` makes the service for a new corpus version (default
+    ``rag.services.replace_corpus``); ``watch_library`` (default: when the app loads its own service)
+    polls for versions committed by `rag ingest` in another process and swaps to them."""
     settings = settings or Settings()
-    runtime = Runtime(settings=settings)
+    runtime = Runtime(settings=settings, rebuild_service=rebuild_service)
+    watch = service is None if watch_library is None else watch_library
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = LLMWorker(settings.queue_size)
         worker.start()
         runtime.worker = worker
+        stop = threading.Event()
+        runtime.version = live_version(settings)  # read before loading: a newer one is picked up later
         if service is not None:
             runtime.service = service
         else:
@@ -83,9 +101,13 @@ def create_app(settings: Settings | None = None, service: AnswerService | None =
 
             # A daemon thread, not the loop's executor: Ctrl+C during loading must not wait for it.
             threading.Thread(target=load, name="service-loader", daemon=True).start()
+        if watch:
+            threading.Thread(target=_watch_library, args=(runtime, stop), name="library-watch",
+                             daemon=True).start()
         try:
             yield
         finally:
+            stop.set()
             await asyncio.to_thread(worker.close)
             runtime.service = runtime.worker = None
 
@@ -97,6 +119,7 @@ def create_app(settings: Settings | None = None, service: AnswerService | None =
     app.include_router(answers.router)
     app.include_router(openai_compat.router)
     app.include_router(browse.router)
+    app.include_router(library.router)
 
     # The chat page: static files, no build step, nothing from a CDN. It holds no data, so it is served
     # without the API key; the page asks for the key when the API answers 401.
@@ -107,6 +130,8 @@ def create_app(settings: Settings | None = None, service: AnswerService | None =
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Outermost first: metrics see every response, 413s included.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Report uploads may be larger than questions: one file of up to ingest_max_bytes, plus the form.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       overrides={("POST", "/v1/reports"): settings.ingest_max_bytes + 100_000})
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     return app

@@ -4,6 +4,9 @@ corpus and retriever, the LLM worker, and the optional API key check."""
 from __future__ import annotations
 
 import hmac
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -16,8 +19,14 @@ from api.worker import LLMWorker
 from rag.answer import AnswerService
 from rag.corpus import Corpus
 from rag.errors import RagError
+from rag.library import ChangeSummary, Library, live_version
 from rag.retrieve import Retriever
 from rag.settings import Settings
+
+log = logging.getLogger("api")
+
+# (service in use, new corpus, its index) -> the service over the new corpus; see rag.services.replace_corpus
+ServiceFactory = Callable[[AnswerService, Corpus, object], AnswerService]
 
 
 @dataclass
@@ -29,10 +38,54 @@ class Runtime:
     worker: LLMWorker | None = None
     service: AnswerService | None = None
     load_error: BaseException | None = None
+    rebuild_service: ServiceFactory | None = None
+    version: str | None = None  # the library version the service was loaded from (None: data_dir)
+    swap_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def ready(self) -> bool:
         return self.service is not None and self.worker is not None
+
+    # -- corpus versions ------------------------------------------------------------------------------
+    # Requests take ``self.service`` once (a dependency) and keep that object to the end, so a request in
+    # flight finishes on the corpus and index it started with. A change builds the new service aside and
+    # replaces the reference in one assignment; the old one is dropped when its last request ends.
+
+    def _swap(self, corpus: Corpus, index: object, version: str | None) -> None:
+        assert self.service is not None
+        factory = self.rebuild_service
+        if factory is None:
+            from rag.services import replace_corpus as factory
+        self.service = factory(self.service, corpus, index)
+        self.version = version
+        log.info("now serving corpus version %s (%d reports)", version, len(corpus.reports))
+
+    def change_library(self, op: Callable[[Library], ChangeSummary]) -> ChangeSummary:
+        """Run an ingest or remove with the loaded encoder, then serve the version it committed."""
+        service = self.service
+        assert service is not None
+        encoder = service.retriever.encoder  # type: ignore[attr-defined]
+        with self.swap_lock:
+            library = Library(self.settings, encoder_factory=lambda: encoder, progress=False)
+            summary = op(library)
+            if summary.changed and library.last is not None:
+                self._swap(library.last.corpus, library.last_index, library.last.name)
+        return summary
+
+    def reload_if_changed(self) -> bool:
+        """Swap to the live library version if another process (`rag ingest`) committed a newer one."""
+        live = live_version(self.settings)
+        if self.service is None or live is None or live == self.version:
+            return False
+        from rag.services import open_version
+
+        with self.swap_lock:
+            if live_version(self.settings) == self.version:
+                return False
+            encoder = self.service.retriever.encoder  # type: ignore[attr-defined]
+            version, index = open_version(self.settings, encoder=encoder, progress=False)
+            self._swap(version.corpus, index, version.name)
+        return True
 
 
 def get_runtime(request: Request) -> Runtime:

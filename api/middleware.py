@@ -16,20 +16,22 @@ class BodyLimitMiddleware:
     never sees a truncated body and an oversized one never reaches JSON parsing.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, overrides: dict[tuple[str, str], int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = overrides or {}  # (method, path) -> its own limit (report uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
+        limit = self.overrides.get((scope["method"], scope.get("path", "")), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
-                if int(declared) > self.max_bytes:
-                    await self._reject(send)
+                if int(declared) > limit:
+                    await self._reject(send, limit)
                     return
             except ValueError:
                 pass  # the server rejects a malformed Content-Length itself
@@ -41,8 +43,8 @@ class BodyLimitMiddleware:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_bytes:
-                await self._reject(send)
+            if size > limit:
+                await self._reject(send, limit)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -58,9 +60,9 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, limit: int) -> None:
         payload = json.dumps(error_body(
-            "payload_too_large", f"the request body is larger than the limit of {self.max_bytes} bytes"
+            "payload_too_large", f"the request body is larger than the limit of {limit} bytes"
         ), ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),

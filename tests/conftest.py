@@ -14,7 +14,7 @@ def settings(tmp_path, monkeypatch) -> Settings:
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
     return Settings(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache",
-                    index_dir=tmp_path / "index", _env_file=None)
+                    index_dir=tmp_path / "index", library_dir=tmp_path / "library", _env_file=None)
 
 
 @pytest.fixture(scope="session")
