@@ -9,6 +9,9 @@ Metrics (per question, then overall and per type):
   threshold with all its numbers present. An independent check of the final artefact: a quote narrowed
   too far, or a marker renumbered wrongly, fails here even if the checker passed the draft.
 * citation recall — share of claim sentences (not refusals or notes) that carry at least one marker.
+* citation needed — ALCE's citation precision: of the markers on cited sentences, the share that are
+  needed — the quote alone supports the sentence, or the sentence is supported with all its markers and
+  not without this one. A padded citation list (「[1][2][3]」 where [1] says it all) scores below 1.
 * number accuracy — share of numbers stated in cited sentences that occur in their cited quotes.
 * refusal — share of unanswerable items refused (want ≥ 0.9) and of answerable items refused (≤ 0.05).
 """
@@ -38,7 +41,7 @@ from rag.corpus import normalize_for_search
 
 _NON_CONTENT = re.compile(r"[^0-9a-z%\u3400-\u4dbf\u4e00-\u9fff.]+")
 _MARKERS = re.compile(r"\[\d+\]")
-_NOTE_RE = re.compile(r"^(?:注意：|报告原文中与问题最相关的内容|现有报告中没有找到|原文还提到|原文摘录)")
+_NOTE_RE = re.compile(r"^(?:注意：|报告原文中与问题最相关的内容|现有报告中没有找到|原文(?:还提到|摘录)?：)")
 _LABEL_RE = re.compile(r"^《[^》]*》[^：]{0,40}：「")
 
 
@@ -65,6 +68,8 @@ class QuestionRecord(BaseModel):
     claim_sentences: int
     numbers: int
     numbers_ok: int
+    markers: int = 0
+    markers_needed: int = 0
     unsupported: int
     citations: list[dict]
     fallback: str | None
@@ -96,9 +101,15 @@ def _claim_lines(answer: Answer) -> list[str]:
     return out
 
 
+def _supports(sentence: str, numbers: Sequence[str], evidence: str) -> bool:
+    """The checker's rule: char-bigram support at its threshold and every number present."""
+    return bool(evidence) and support_score(sentence, evidence) >= DEFAULT_THRESHOLD and all(
+        number_supported(n, evidence) for n in numbers)
+
+
 def score(item: GoldItem, answer: Answer) -> QuestionRecord:
     quotes = {c.n: f"{c.report_title} {' '.join(c.section_path)}\n{c.quote}" for c in answer.citations}
-    cited = supported = claims = numbers = numbers_ok = 0
+    cited = supported = claims = numbers = numbers_ok = markers_total = markers_needed = 0
     if not answer.refused:
         for sentence in _claim_lines(answer):
             clean, markers = parse_markers(sentence)
@@ -114,8 +125,13 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
             ok_nums = [n for n in nums if number_supported(n, evidence)]
             numbers += len(nums)
             numbers_ok += len(ok_nums)
-            if support_score(clean, evidence) >= DEFAULT_THRESHOLD and len(ok_nums) == len(nums):
-                supported += 1
+            whole = _supports(clean, nums, evidence)
+            supported += whole
+            for m in markers:
+                rest = "\n".join(quotes.get(o, "") for o in markers if o != m)
+                markers_total += 1
+                markers_needed += _supports(clean, nums, quotes.get(m, "")) or (whole and not _supports(
+                    clean, nums, rest))
     answerable = item.expected != "refuse"
     found = [f for f in item.key_facts if fact_found(f, answer.answer)]
     return QuestionRecord(
@@ -123,7 +139,8 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
         refused=answer.refused, key_facts=item.key_facts, facts_found=found,
         key_fact_recall=(len(found) / len(item.key_facts)) if answerable and item.key_facts else None,
         cited_sentences=cited, supported_cited=supported, claim_sentences=claims, numbers=numbers,
-        numbers_ok=numbers_ok, unsupported=len(answer.unsupported),
+        numbers_ok=numbers_ok, markers=markers_total, markers_needed=markers_needed,
+        unsupported=len(answer.unsupported),
         citations=[c.model_dump(include={"n", "report_id", "section_id", "line_start", "line_end", "quote"})
                    for c in answer.citations],
         fallback=answer.fallback, retrieval_ms=answer.timings.retrieval_ms,
@@ -149,6 +166,7 @@ def summarize(records: Sequence[QuestionRecord]) -> dict:
     cited = sum(r.cited_sentences for r in records)
     claims = sum(r.claim_sentences for r in records)
     nums = sum(r.numbers for r in records)
+    marks = sum(r.markers for r in records)
     first = [r.first_token_ms for r in records if r.first_token_ms is not None]
     total = [r.total_ms for r in records]
     retrieval = [r.retrieval_ms for r in records]
@@ -159,6 +177,7 @@ def summarize(records: Sequence[QuestionRecord]) -> dict:
         "key_fact_recall": mean(r.key_fact_recall for r in answerable),
         "citation_precision": round(sum(r.supported_cited for r in records) / cited, 4) if cited else None,
         "citation_recall": round(cited / claims, 4) if claims else None,
+        "citation_needed": round(sum(r.markers_needed for r in records) / marks, 4) if marks else None,
         "number_accuracy": round(sum(r.numbers_ok for r in records) / nums, 4) if nums else None,
         "refused_unanswerable": mean(float(r.refused) for r in unanswerable),
         "refused_answerable": mean(float(r.refused) for r in answerable),
@@ -192,7 +211,8 @@ def format_summary(name: str, s: dict) -> str:
         return f"{v:.3f}" if not pct else f"{v:.0f}"
 
     return (f"{name}: key-fact recall {f(s['key_fact_recall'])} · citation precision "
-            f"{f(s['citation_precision'])} · citation recall {f(s['citation_recall'])} · numbers "
+            f"{f(s['citation_precision'])} · citation recall {f(s['citation_recall'])} · citation needed "
+            f"{f(s.get('citation_needed'))} · numbers "
             f"{f(s['number_accuracy'])} · refused unanswerable {f(s['refused_unanswerable'])} · refused "
             f"answerable {f(s['refused_answerable'])} · fallbacks {s['fallbacks']} · first token p50/p95 "
             f"{f(s['first_token_ms_p50'], True)}/{f(s['first_token_ms_p95'], True)} ms · total p50/p95 "

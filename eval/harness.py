@@ -187,9 +187,9 @@ def format_check(cond: Condition, rows) -> str:
 
 REPORT_METRICS = {
     "retrieval": ["recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "query_ms_p50"],
-    "answers": ["key_fact_recall", "citation_precision", "citation_recall", "number_accuracy",
-                "refused_unanswerable", "refused_answerable", "first_token_ms_p50", "first_token_ms_p95",
-                "total_ms_p50", "tokens_per_s", "peak_rss_mb"],
+    "answers": ["key_fact_recall", "citation_precision", "citation_recall", "citation_needed",
+                "number_accuracy", "refused_unanswerable", "refused_answerable", "first_token_ms_p50",
+                "first_token_ms_p95", "total_ms_p50", "tokens_per_s", "peak_rss_mb"],
 }
 
 

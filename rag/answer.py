@@ -66,9 +66,9 @@ class AnswerConfig(BaseModel):
     prompt: Literal["brief", "verbatim"] = Field("brief", description="System prompt (rag/prompt.py).")
     complete_with_quotes: Literal["off", "uncited", "all"] = Field(
         "all", description="After the model's checked sentences, quote the relevant passages it left "
-        "uncited, or all relevant passages (not for quantity questions): small models drop items of "
-        "enumerations. Measured on 32 gold questions with the 0.5B model, key-fact recall: off/uncited "
-        "0.54, all 0.72 (eval/README.md).")
+        "uncited, or all relevant passages: small models drop items of enumerations. A quantity question "
+        "gets only the sentences its brief cited, verbatim. Measured on 32 gold questions with the 0.5B "
+        "model, key-fact recall: off/uncited 0.54, all 0.72 (eval/README.md).")
 
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
@@ -311,7 +311,14 @@ class AnswerService:
         citations = [_citation(renumber[i], by_id[i], claims_of[i]) for i in order]
         text = _MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), m.group(1))}]", check.text)
         how = self.config.complete_with_quotes
-        if how != "off" and not facts.asks_quantity:
+        if how != "off" and facts.asks_quantity:
+            # A quantity brief stands on its own numbers, so no further passages; but the sentences it took
+            # them from follow verbatim: the reader sees each figure in its context, and a small model's
+            # brief often keeps one of two figures asked for (「多少个乡镇和村」). Measured in eval/README.md.
+            lines = [f"{evidence_label(by_id[i])}：「{' '.join(citations[renumber[i] - 1].quote.split())}」"
+                     f"[{renumber[i]}]" for i in order]
+            text += "\n原文：\n" + "\n".join(lines)
+        elif how != "off":
             headings = [e for e in evidence if e.kind == "heading" and e.id not in renumber]
             if headings:
                 lines, extra_citations = self._heading_lines(headings, first_n=len(citations) + 1)

@@ -136,10 +136,14 @@ def test_uncited_relevant_passages_are_quoted_after_the_model_sentences(service,
     assert b.citations[0].quote == b.evidence[0].text  # widened to the passage it now quotes
     for c in a.citations:
         assert _source_slice(real_corpus, c) == c.quote
-    # quantity questions are answered by the number, not padded with quotes
+    # quantity questions are answered by the number, followed only by the sentence it came from, verbatim
     q = "市自然资源局2023年党风廉政建设工作中，全系统干部职工签订了多少份干部家属廉政承诺书？"
     b = service(ScriptedGenerator(lambda m: "全系统干部职工签订干部家属廉政承诺书170份。[1]")).ask(q)
-    assert "原文还提到" not in b.answer and "170份" in b.answer
+    head, _, tail = b.answer.partition("\n原文：\n")
+    assert head == "全系统干部职工签订干部家属廉政承诺书170份。[1]" and "原文摘录" not in b.answer
+    assert len(b.citations) == 1 and tail.endswith(f"「{' '.join(b.citations[0].quote.split())}」[1]")
+    assert "170份" in b.citations[0].quote and len(b.citations[0].quote) < len(b.evidence[0].text)
+    assert _source_slice(real_corpus, b.citations[0]) == b.citations[0].quote
 
 
 def test_model_refusal_on_answerable_question_falls_back_to_quotes(service):

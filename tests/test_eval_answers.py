@@ -1,0 +1,53 @@
+"""Answer metrics (eval/answers.py) on hand-built answers: what counts as supported, needed and a claim."""
+
+from __future__ import annotations
+
+from eval.answers import score, summarize
+from eval.check_gold import GoldItem
+from rag.answer_models import Answer, Citation
+
+QUOTE_A = "全年共安排审计项目29个，其中市本级审计项目19个。"
+QUOTE_B = "完成28个乡镇、334个村点位安装。"
+
+
+def _citation(n: int, quote: str) -> Citation:
+    return Citation(n=n, quote=quote, report_id=f"r{n}", report_title="某局2023年工作总结",
+                    source_file="x.txt", section_id=f"s{n}", section_path=["一、主要工作"],
+                    line_start=n, line_end=n, char_start=0, char_end=len(quote))
+
+
+def _item(key_facts: list[str]) -> GoldItem:
+    return GoldItem.model_construct(id="q001", question="安排了多少个审计项目？", type="fact",
+                                    answerable=True, expected="answer", key_facts=key_facts, sources=[],
+                                    notes="test")
+
+
+def _answer(text: str, *quotes: str) -> Answer:
+    q = "安排了多少个审计项目？"
+    return Answer(question=q, standalone_question=q, answer=text, refused=False, mode="llm",
+                  citations=[_citation(i, quote) for i, quote in enumerate(quotes, 1)])
+
+
+def test_supported_sentence_with_a_needed_citation():
+    r = score(_item(["29个", "市本级审计项目19个"]),
+              _answer("全年共安排审计项目29个。[1]\n原文：\n《某局》：「" + QUOTE_A + "」[1]", QUOTE_A))
+    assert r.key_fact_recall == 1.0
+    assert r.claim_sentences == r.cited_sentences == r.supported_cited == 2  # the 原文 header is no claim
+    assert (r.markers, r.markers_needed) == (2, 2)
+
+
+def test_wrong_number_is_unsupported_and_padding_citations_are_not_needed():
+    text = "全年共安排审计项目30个。[1]\n全年共安排审计项目29个。[1][2]"
+    r = score(_item(["29个"]), _answer(text, QUOTE_A, QUOTE_B))
+    assert r.supported_cited == 1 and r.numbers_ok < r.numbers
+    # [1] alone supports the second sentence: it is needed, [2] is not; the first sentence's [1] supports
+    # nothing, so it is not needed either
+    assert (r.markers, r.markers_needed) == (3, 1)
+    s = summarize([r])
+    assert s["citation_precision"] == 0.5 and s["citation_needed"] == round(1 / 3, 4)
+
+
+def test_a_sentence_that_needs_both_citations():
+    text = "全年共安排审计项目29个，完成28个乡镇、334个村点位安装。[1][2]"
+    r = score(_item(["29个"]), _answer(text, QUOTE_A, QUOTE_B))
+    assert r.supported_cited == 1 and (r.markers, r.markers_needed) == (2, 2)
