@@ -125,7 +125,7 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
             ok_nums = [n for n in nums if number_supported(n, evidence)]
             numbers += len(nums)
             numbers_ok += len(ok_nums)
-            whole = _supports(clean, nums, evidence)
+            whole = len(ok_nums) == len(nums) and support_score(clean, evidence) >= DEFAULT_THRESHOLD
             supported += whole
             for m in markers:
                 rest = "\n".join(quotes.get(o, "") for o in markers if o != m)
@@ -212,7 +212,7 @@ def format_summary(name: str, s: dict) -> str:
 
     return (f"{name}: key-fact recall {f(s['key_fact_recall'])} · citation precision "
             f"{f(s['citation_precision'])} · citation recall {f(s['citation_recall'])} · citation needed "
-            f"{f(s.get('citation_needed'))} · numbers "
+            f"{f(s['citation_needed'])} · numbers "
             f"{f(s['number_accuracy'])} · refused unanswerable {f(s['refused_unanswerable'])} · refused "
             f"answerable {f(s['refused_answerable'])} · fallbacks {s['fallbacks']} · first token p50/p95 "
             f"{f(s['first_token_ms_p50'], True)}/{f(s['first_token_ms_p95'], True)} ms · total p50/p95 "

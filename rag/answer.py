@@ -115,6 +115,11 @@ def _span_citation(n: int, e: Evidence, start: int, end: int) -> Citation:
                                             "section_path"}))
 
 
+def _quote_line(e: Evidence, quote: str, n: int) -> str:
+    """An answer line quoting ``quote`` from passage ``e`` verbatim (whitespace folded), cited [n]."""
+    return f"{evidence_label(e)}：「{' '.join(quote.split())}」[{n}]"
+
+
 def _citation(n: int, e: Evidence, claims: Sequence[str]) -> Citation:
     """Citation ``n`` for passage ``e``, its quote narrowed to the sentences that support ``claims``."""
     start, end = e.char_start, e.char_end
@@ -315,8 +320,7 @@ class AnswerService:
             # A quantity brief stands on its own numbers, so no further passages; but the sentences it took
             # them from follow verbatim: the reader sees each figure in its context, and a small model's
             # brief often keeps one of two figures asked for (「多少个乡镇和村」). Measured in eval/README.md.
-            lines = [f"{evidence_label(by_id[i])}：「{' '.join(citations[renumber[i] - 1].quote.split())}」"
-                     f"[{renumber[i]}]" for i in order]
+            lines = [_quote_line(by_id[i], c.quote, c.n) for i, c in zip(order, citations, strict=True)]
             text += "\n原文：\n" + "\n".join(lines)
         elif how != "off":
             headings = [e for e in evidence if e.kind == "heading" and e.id not in renumber]
@@ -335,7 +339,7 @@ class AnswerService:
                     else:
                         n = len(citations) + 1
                         citations.append(_span_citation(n, e, e.char_start, e.char_end))
-                    lines.append(f"{evidence_label(e)}：「{' '.join(e.text.split())}」[{n}]")
+                    lines.append(_quote_line(e, e.text, n))
                 text += ("\n原文摘录：\n" if how == "all" else "\n原文还提到：\n") + "\n".join(lines)
         text = self._premise_note(facts, evidence) + text
         return Answer(**base, answer=text.strip(), refused=False, citations=citations,
@@ -401,7 +405,7 @@ class AnswerService:
                 a, b, quote_text = e.char_start, e.char_end, e.text  # the number is elsewhere in the passage
             n = len(citations) + 1
             citations.append(_span_citation(n, e, a, b))
-            lines.append(f"{evidence_label(e)}：「{' '.join(quote_text.split())}」[{n}]")
+            lines.append(_quote_line(e, quote_text, n))
         if not citations:
             return self._refusal(base, "没有可引用的句子", evidence, fallback_reason=fallback)
         gap = _quantity_gap(facts, [c.quote for c in citations], evidence, q)

@@ -76,40 +76,39 @@ def _free_port() -> int:
 def llama_server(real_settings, tmp_path_factory):
     """llama.cpp's OpenAI-compatible server on loopback, serving the same GGUF."""
     port = _free_port()
+    url = f"http://127.0.0.1:{port}"
     # Its log goes to a file: llama.cpp writes a lot while loading, and an unread pipe would fill up
     # and stall the server before it ever listens.
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(real_settings.llm_model_path()),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-         "--model_alias", "local-qwen"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(real_settings.llm_model_path()),
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
+             "--model_alias", "local-qwen"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{_tail(log_path)}")
+            try:
+                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"llama_cpp.server did not answer on {url} within 300 s; its log ends:\n"
+                        f"{_tail(log_path)}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
-    def log_tail() -> str:
-        return log_path.read_bytes()[-3000:].decode("utf-8", "replace")
 
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log_tail()}")
-        try:
-            if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    else:
-        proc.kill()
-        log.close()
-        pytest.fail(f"llama_cpp.server did not answer on {url} within 300 s; its log ends:\n{log_tail()}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+def _tail(path, n: int = 3000) -> str:
+    return path.read_bytes()[-n:].decode("utf-8", "replace")
 
 
 def test_http_backend_streams_from_a_real_server(llama_server):
