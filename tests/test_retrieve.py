@@ -66,3 +66,22 @@ def test_filters_restrict_to_matching_reports(retriever, real_corpus):
 def test_empty_query_is_a_clear_error(retriever):
     with pytest.raises(RagError, match="empty"):
         retriever.search("   ")
+
+
+def test_half_year_conflict_reads_the_section_path():
+    from rag.retrieve import half_year_conflict
+
+    assert half_year_conflict("市审计局2023年下半年要开展哪些审计？", ["一、上半年工作情况", "（一）审计"])
+    assert not half_year_conflict("市审计局2023年下半年要开展哪些审计？", ["三、下半年工作安排"])
+    # No half named on one side, or both halves named: nothing to hold against the section.
+    assert not half_year_conflict("市审计局2023年下半年要开展哪些审计？", ["二、存在问题"])
+    assert not half_year_conflict("市审计局今年要开展哪些审计？", ["一、上半年工作情况"])
+    assert not half_year_conflict("上半年和下半年有何不同？", ["一、上半年工作情况"])
+
+
+def test_a_section_about_the_other_half_year_is_ranked_below(retriever):
+    """Same report, same topic: the 下半年 question prefers the 下半年 section over the 上半年 one."""
+    q = "XX区供销社2023年下半年工作安排"
+    hits = retriever.search(q, k=10)
+    halves = [h.section_path[0] for h in hits if h.section_path and "半年" in h.section_path[0]]
+    assert halves and "下半年" in halves[0]
