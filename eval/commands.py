@@ -175,13 +175,18 @@ def _harness(args: argparse.Namespace) -> int:
     if args.limit:
         items = items[: args.limit]
     settings = Settings()
+    if args.corpus and any(c.gold for c in chosen):
+        # a condition with its own question set (the held-out set) is about the bundled corpus
+        print("skipping " + ", ".join(c.name for c in chosen if c.gold) + ": their questions are about the "
+              "bundled corpus", file=sys.stderr)
+        chosen = [c for c in chosen if not c.gold]
     if args.corpus:
         # another corpus gets its own index folder, never the service's
         settings = settings.model_copy(update={"data_dir": args.corpus.resolve(),
                                                "index_dir": settings.cache_dir / "eval-index" /
                                                args.corpus.resolve().name})
     out = args.out or RESULTS_DIR
-    failures = run_conditions(Runner(settings), chosen, items, out, args.check)
+    failures = run_conditions(Runner(settings), chosen, items, out, args.check, limit=args.limit or None)
     results = {p.stem: load_result(p) for p in sorted(out.glob("*.json")) if p.stem in conditions}
     report = write_report(results, out)
     print(f"results: {out}/<condition>.json · report: {report}", file=sys.stderr)

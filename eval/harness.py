@@ -49,6 +49,8 @@ class Condition(BaseModel):
     llm_model: str | None = None
     prompt: Literal["brief", "verbatim"] | None = None
     ci: bool = Field(False, description="Part of the fast subset `make test` checks.")
+    gold: str | None = Field(None, description="Question set of its own (path from the project root), "
+                             "instead of the one `rag eval --gold` names: the held-out set.")
     expected: dict[str, Expectation] = Field(default_factory=dict)
 
 
@@ -297,13 +299,15 @@ def write_result(path: Path, payload: dict) -> None:
 
 
 def run_conditions(runner: Runner, conds: Sequence[Condition], items: Sequence[GoldItem], out_dir: Path,
-                   do_check: bool, echo: Callable[[str], None] = print) -> int:
+                   do_check: bool, echo: Callable[[str], None] = print, limit: int | None = None) -> int:
     """Run, save, print; with ``do_check`` compare with expectations. Returns the number of failures."""
     from eval.answers import format_summary
+    from eval.retrieval import load_gold
 
     failures = 0
     for cond in conds:
-        result = runner.run(cond, items)
+        own = load_gold(PROJECT_ROOT / cond.gold)[:limit] if cond.gold else None
+        result = runner.run(cond, own if own is not None else items)
         write_result(out_dir / f"{cond.name}.json", result)
         s = result["summary"]
         if cond.kind == "answers":

@@ -15,7 +15,8 @@ def test_conditions_file_is_valid_and_has_the_named_conditions():
     for name in ("baseline-fixed-dense", "baseline-fixed-bm25", "hybrid", "hybrid-extractive",
                  "hybrid-llm-0.5b", "hybrid-llm-1.5b"):
         assert name in conds
-    assert {c.name for c in conds.values() if c.ci} >= {"hybrid", "hybrid-extractive"}
+    assert {c.name for c in conds.values() if c.ci} >= {"hybrid", "hybrid-extractive", "holdout-hybrid",
+                                                          "holdout-extractive"}
     assert all(not c.ci or c.mode != "llm" for c in conds.values())  # the CI subset needs no LLM
 
 
@@ -42,9 +43,12 @@ def test_diff_lists_better_and_worse_questions():
 @pytest.mark.slow
 def test_check_passes_then_fails_when_retrieval_is_broken(tmp_path, capsys, monkeypatch):
     out = tmp_path / "results"
-    assert main(["eval", "--condition", "hybrid,hybrid-extractive", "--check", "--out", str(out)]) == 0
+    # the fast subset, held-out questions included
+    assert main(["eval", "--condition", "ci", "--check", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "FAIL" not in printed and "all metrics within tolerance" in printed
+    assert "OK   holdout-hybrid" in printed and "OK   holdout-extractive" in printed
+    assert json.loads((out / "holdout-hybrid.json").read_text(encoding="utf-8"))["n"] == 51
     result = json.loads((out / "hybrid.json").read_text(encoding="utf-8"))
     assert result["n"] == 115 and len(result["records"]) == 115
     assert (out / "report.md").is_file() and (out / "retrieval-metrics.png").stat().st_size > 1000

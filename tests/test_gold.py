@@ -92,6 +92,15 @@ def test_real_gold_set_passes() -> None:
         "fact", "list", "why_how", "compare", "aggregate", "unanswerable", "adversarial"}
 
 
+def test_held_out_set_passes_and_is_disjoint_from_the_gold_set() -> None:
+    result = check(ROOT / "eval" / "holdout.jsonl", ROOT / "data", counts=False, expect_reports=0)
+    assert result.errors == []
+    assert len(result.items) == 60 and len(result.reports) >= 40
+    gold = check(ROOT / "eval" / "gold.jsonl", ROOT / "data")
+    assert not {i.id for i in result.items} & {i.id for i in gold.items}
+    assert not {i.question for i in result.items} & {i.question for i in gold.items}
+
+
 def test_cli_reports_full_coverage() -> None:
     proc = subprocess.run([sys.executable, "-m", "eval.check_gold"], cwd=ROOT, capture_output=True,
                           text=True, check=False)
