@@ -34,7 +34,14 @@ from rag.answer_models import (
     Turn,
     Unsupported,
 )
-from rag.citations import DEFAULT_THRESHOLD, AnswerCheck, check_answer, number_supported, support_score
+from rag.citations import (
+    DEFAULT_THRESHOLD,
+    AnswerCheck,
+    check_answer,
+    extract_numbers,
+    number_supported,
+    support_score,
+)
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidQuestion
 from rag.evidence import BigramIdf, EvidenceSelector, query_grams, relevance
@@ -60,6 +67,9 @@ class AnswerConfig(BaseModel):
     # the reports are taken not to cover the question. Calibrated on the gold set (eval/README.md).
     min_relevance: float = Field(0.2, ge=0, le=1)
     extractive_sentences: int = Field(3, ge=1, description="Passages quoted by the extractive answer.")
+    excerpt_chars: int = Field(
+        480, ge=40, description="Quoted passages (「原文摘录」, extractive answers) are grown within their "
+        "hit up to this many characters; the prompt keeps the short passage (rag/evidence.py, widen).")
     extractive_quote: Literal["sentence", "passage"] = Field(
         "passage", description="Quote each passage's best sentence, or the whole (already compact) passage "
         "(measured: key-fact recall 0.64 → 0.77 on the gold set, eval/README.md).")
@@ -126,11 +136,17 @@ def _citation(n: int, e: Evidence, claims: Sequence[str]) -> Citation:
     spans = _sentences(e.text, e.char_start)
     if claims and len(spans) > 1:
         picked = []
+        texts = [e.text[a - e.char_start : b - e.char_start] for a, b in spans]
         for claim in claims:
-            scores = [support_score(claim, e.text[a - e.char_start : b - e.char_start]) for a, b in spans]
-            best = max(range(len(spans)), key=lambda i: scores[i])
+            scores = [support_score(claim, t) for t in texts]
+            # The sentence that states the claim's numbers: a bare figure (「27.3%」) has too little text to
+            # be placed by its words alone.
+            numbers = extract_numbers(claim)
+            stating = [i for i, t in enumerate(texts)
+                       if numbers and all(number_supported(n, t) for n in numbers)]
+            best = max(stating or range(len(spans)), key=lambda i: scores[i])
             # a claim drawn from several sentences keeps the whole passage
-            if scores[best] >= DEFAULT_THRESHOLD:
+            if scores[best] >= DEFAULT_THRESHOLD or len(stating) == 1:
                 picked.append(best)
             else:
                 picked = list(range(len(spans)))
@@ -147,6 +163,27 @@ _CLAUSE_RE = re.compile(r"(?<=[，,；;。！？!?\n])")
 CLAUSE_FOCUS = 0.5
 
 
+def _focused_clauses(texts: Sequence[str], q: dict[str, float], states) -> list[str]:
+    """The clauses of ``texts`` about the question, each with the clauses after it in its sentence up to
+    the first that states or withholds an amount, when it states none itself: Chinese names the topic,
+    then the figure (「工业化水平不高，我市工业化率37.8%」「完成11家企业资产转让，共盘活土地335.42亩」)."""
+    per_text = [[c for c in _CLAUSE_RE.split(t) if c.strip()] for t in texts]
+    scores = [[relevance(q, c) for c in cs] for cs in per_text]
+    top = max((sc for ss in scores for sc in ss), default=0.0)
+    out = []
+    for cs, ss in zip(per_text, scores, strict=True):
+        for i, (c, sc) in enumerate(zip(cs, ss, strict=True)):
+            if sc < CLAUSE_FOCUS * top:
+                continue
+            out.append(c)
+            j = i
+            while (j + 1 < len(cs) and cs[j].rstrip()[-1:] in "，,：:" and not states(cs[j])
+                   and not redacted(cs[j])):
+                j += 1
+                out.append(cs[j])
+    return out
+
+
 def _quantity_gap(facts: QuestionFacts, texts: Sequence[str], evidence: Sequence[Evidence],
                   q: dict[str, float] | None = None) -> str | None:
     """Why ``texts`` do not answer a quantity question (None if they do, or it asks for no quantity).
@@ -157,13 +194,13 @@ def _quantity_gap(facts: QuestionFacts, texts: Sequence[str], evidence: Sequence
     """
     if not facts.asks_quantity:
         return None
+
+    def states(t: str) -> bool:
+        return states_unit(t, facts.unit) if facts.unit else bool(quantities(t))
+
     if q:
-        clauses = [c for t in texts for c in _CLAUSE_RE.split(t) if c.strip()]
-        scores = [relevance(q, c) for c in clauses]
-        top = max(scores, default=0.0)
-        texts = [c for c, sc in zip(clauses, scores, strict=True) if sc >= CLAUSE_FOCUS * top] or list(texts)
-    ok = any(states_unit(t, facts.unit) for t in texts) if facts.unit else any(quantities(t) for t in texts)
-    if ok:
+        texts = _focused_clauses(texts, q, states) or list(texts)
+    if any(states(t) for t in texts):
         return None
     if any(redacted(e.text) for e in evidence[:3]):
         return "报告原文中相关数字以“XX”隐去，没有给出具体数值"
@@ -222,12 +259,14 @@ class AnswerService:
         hits = self.retriever.search(standalone, k=k or self.config.k, filters=filters)
         facts = read_question(standalone)
         evidence = self.selector.select(standalone, hits, diversify=facts.across_reports,
-                                        enumeration=facts.enumeration)
+                                        enumeration=facts.enumeration,
+                                        enumeration_size=facts.enumeration_size)
         timings = Timings(retrieval_ms=round((time.perf_counter() - t0) * 1000, 1))
         yield EvidenceEvent(standalone_question=standalone, evidence=evidence,
                             retrieval_ms=timings.retrieval_ms)
 
         base = {"question": q, "standalone_question": standalone, "evidence": evidence, "mode": mode}
+        wide = self.selector.widen(standalone, evidence, hits, self.config.excerpt_chars)
         reason = self._refusal_before_answering(standalone, facts, hits, evidence)
         if reason is not None:
             yield AnswerEvent(answer=self._finish(self._refusal(base, reason, evidence), timings, t0))
@@ -235,7 +274,7 @@ class AnswerService:
 
         if mode == "extractive" or self.generator is None:
             fallback = None if mode == "extractive" else "no LLM is configured"
-            answer = self._extractive(base, standalone, facts, evidence, fallback)
+            answer = self._extractive(base, standalone, facts, evidence, fallback, wide)
             yield AnswerEvent(answer=self._finish(answer, timings, t0))
             return
 
@@ -256,9 +295,9 @@ class AnswerService:
         if cancel is not None and cancel.is_set():
             return
         if fallback:
-            answer = self._extractive(base | {"mode": "llm"}, standalone, facts, evidence, fallback)
+            answer = self._extractive(base | {"mode": "llm"}, standalone, facts, evidence, fallback, wide)
         else:
-            answer = self._from_draft(base, "".join(draft), standalone, facts, evidence)
+            answer = self._from_draft(base, "".join(draft), standalone, facts, evidence, wide)
         yield AnswerEvent(answer=self._finish(answer, timings, t0))
 
     # -- decisions ---------------------------------------------------------------------------------------
@@ -288,7 +327,7 @@ class AnswerService:
     # -- answers -----------------------------------------------------------------------------------------
 
     def _from_draft(self, base: dict, draft: str, question: str, facts: QuestionFacts,
-                    evidence: Sequence[Evidence]) -> Answer:
+                    evidence: Sequence[Evidence], wide: dict[int, Evidence] | None = None) -> Answer:
         check = check_answer(draft, _checked_evidence(evidence))
         unsupported = [Unsupported(text=s.text, reason=s.reason) for s in check.dropped if s.text.strip()]
         claims = [s for s in check.kept if s.supported]
@@ -296,16 +335,16 @@ class AnswerService:
             # The model refused or said nothing checkable. Retrieval passed the relevance bar, so quote the
             # best passages rather than refuse on the model's say-so; quantity questions still need a number.
             answer = self._extractive(base, question, facts, evidence,
-                                      "the LLM draft had no supported sentence; answered extractively")
+                                      "the LLM draft had no supported sentence; answered extractively", wide)
             return answer.model_copy(update={"unsupported": unsupported + answer.unsupported})
         q = query_grams(question, self.selector.idf)
         gap = _quantity_gap(facts, [s.text for s in claims], evidence, q)
         if gap:
             return self._refusal(base, gap, evidence, unsupported)
-        return self._cited(base, check, evidence, unsupported, facts)
+        return self._cited(base, check, evidence, unsupported, facts, wide or {})
 
     def _cited(self, base: dict, check: AnswerCheck, evidence: Sequence[Evidence],
-               unsupported: list[Unsupported], facts: QuestionFacts) -> Answer:
+               unsupported: list[Unsupported], facts: QuestionFacts, wide: dict[int, Evidence]) -> Answer:
         by_id = {e.id: e for e in evidence}
         order = check.used_evidence
         renumber = {old: n for n, old in enumerate(order, start=1)}
@@ -333,13 +372,14 @@ class AnswerService:
             if extra:
                 lines = []
                 for e in extra:
+                    w = wide.get(e.id, e)
                     if e.id in renumber:  # cited already: its citation now quotes the whole passage
                         n = renumber[e.id]
-                        citations[n - 1] = _span_citation(n, e, e.char_start, e.char_end)
+                        citations[n - 1] = _span_citation(n, w, w.char_start, w.char_end)
                     else:
                         n = len(citations) + 1
-                        citations.append(_span_citation(n, e, e.char_start, e.char_end))
-                    lines.append(_quote_line(e, e.text, n))
+                        citations.append(_span_citation(n, w, w.char_start, w.char_end))
+                    lines.append(_quote_line(w, w.text, n))
                 text += ("\n原文摘录：\n" if how == "all" else "\n原文还提到：\n") + "\n".join(lines)
         text = self._premise_note(facts, evidence) + text
         return Answer(**base, answer=text.strip(), refused=False, citations=citations,
@@ -376,7 +416,7 @@ class AnswerService:
         return f"注意：所引材料中没有问题里的「{'」「'.join(missing)}」，以下以材料为准。\n"
 
     def _extractive(self, base: dict, question: str, facts: QuestionFacts, evidence: Sequence[Evidence],
-                    fallback: str | None) -> Answer:
+                    fallback: str | None, wide: dict[int, Evidence] | None = None) -> Answer:
         """The best sentences of the best passages, verbatim, each cited. No model involved."""
         q = query_grams(question, self.selector.idf)
         lines, citations = self._heading_lines(evidence)
@@ -395,6 +435,9 @@ class AnswerService:
                 continue
             a, b = spans[best]
             if self.config.extractive_quote == "passage":
+                # a quantity answer quotes the passage that states the number, not its neighbours' numbers
+                if not facts.asks_quantity:
+                    e = (wide or {}).get(e.id, e)
                 a, b = e.char_start, e.char_end
             # a short sentence (「一是加强领导。」) says little alone: take the next one too
             elif b - a < 40 and best + 1 < len(spans):

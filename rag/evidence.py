@@ -63,13 +63,16 @@ def _units(hit: Hit, q: dict[str, float]) -> list[_Unit]:
     return units
 
 
-def _window(units: list[_Unit], max_chars: int) -> list[_Unit]:
-    """The contiguous run of units around the best one that holds the relevant units, within max_chars."""
+def _window(units: list[_Unit], max_chars: int, seed: tuple[int, int] | None = None) -> list[_Unit]:
+    """The contiguous run of units around the best one (or the run ``seed``, first and last index) that
+    holds the relevant units, within max_chars."""
     if not units:
         return []
-    best = max(range(len(units)), key=lambda i: (units[i].score, -i))
-    lo = hi = best
-    size = len(units[best].text)
+    if seed is None:
+        best = max(range(len(units)), key=lambda i: (units[i].score, -i))
+        seed = (best, best)
+    lo, hi = seed
+    size = sum(len(u.text) for u in units[lo : hi + 1])
     # grow towards whichever neighbour is more relevant, while the budget allows
     while True:
         left = units[lo - 1] if lo > 0 else None
@@ -108,7 +111,7 @@ class EvidenceSelector:
 
     OUTLINE_MAX = 10  # headings at most; enumerations in these reports run to 8
 
-    def _outline(self, hits: Sequence[Hit]) -> list[Evidence]:
+    def _outline(self, hits: Sequence[Hit], size: int | None = None) -> list[Evidence]:
         """The sub-section headings of the section the best hits are about, one Evidence per heading.
 
         「重点做好哪几方面工作」「哪四个‘超前’」 are answered by a section's sub-headings, which no single
@@ -128,7 +131,8 @@ class EvidenceSelector:
             for sec in candidates:
                 spans = [(c, heading_span(c)) for c in sec.children]
                 spans = [(c, sp) for c, sp in spans if sp is not None]
-                if len(spans) < 2:
+                # 「哪四个‘超前’」 is not answered by a section of five or ten sub-headings
+                if len(spans) < 2 or (size is not None and len(spans) != size):
                     continue
                 src = self._source(report.source_file)
                 return [Evidence(
@@ -140,19 +144,20 @@ class EvidenceSelector:
         return []
 
     def select(self, question: str, hits: Sequence[Hit], diversify: bool = False,
-               enumeration: bool = False) -> list[Evidence]:
+               enumeration: bool = False, enumeration_size: int | None = None) -> list[Evidence]:
         """Passages for ``question`` from ``hits`` (best first), numbered from 1.
 
         With ``diversify`` (comparisons, 「哪些单位」 questions) hits are taken round-robin across reports
         so that every body the question involves is represented before any gets a second passage.
-        With ``enumeration`` the sub-headings of the section the question is about come first.
+        With ``enumeration`` the sub-headings of the section the question is about come first (only a
+        section with ``enumeration_size`` of them, when the question says how many items it asks for).
         """
         q = query_grams(question, self.idf)
         ordered = _round_robin(hits) if diversify else list(hits)
         out: list[Evidence] = []
         used = 0
         if enumeration:
-            for e in self._outline(hits):
+            for e in self._outline(hits, enumeration_size):
                 out.append(e.model_copy(update={"id": len(out) + 1}))
                 used += len(e.text)
         n_headings = len(out)
@@ -162,7 +167,13 @@ class EvidenceSelector:
             cap = min(self.passage_chars, self.budget_chars - used)
             if cap < 40:
                 break
-            window = _window(_units(hit, q), cap)
+            units = _units(hit, q)
+            if hit.chunk_type == "outline":
+                # An outline's headings lie pages apart in the source and a passage is one contiguous
+                # slice: it holds the best heading alone (「哪几方面」 questions get them all, as headings).
+                window = [max(units, key=lambda u: u.score)] if units else []
+            else:
+                window = _window(units, cap)
             if not window:
                 continue
             start, end = window[0].start, window[-1].end
@@ -179,6 +190,37 @@ class EvidenceSelector:
                 section_path=hit.section_path, text=text, score=hit.score,
                 line_start=src.line_of(start), line_end=src.line_of(end - 1), char_start=start, char_end=end,
             ))
+        return out
+
+
+    def widen(self, question: str, evidence: Sequence[Evidence], hits: Sequence[Hit],
+              max_chars: int) -> dict[int, Evidence]:
+        """Each passage grown within its hit up to ``max_chars``, for quoting under the model's brief.
+
+        The prompt gets short passages because its length is the latency; the excerpts shown to the
+        reader cost nothing to generate, so they can hold the rest of an enumeration the short passage cut
+        (「一是…二是…三是…」). Grown by the same rule as the passage, from the passage outwards.
+        """
+        q = query_grams(question, self.idf)
+        by_chunk = {h.chunk_id: h for h in hits}
+        out: dict[int, Evidence] = {}
+        for e in evidence:
+            hit = by_chunk.get(e.chunk_id)
+            if hit is None or hit.chunk_type == "outline" or e.kind == "heading" or len(e.text) >= max_chars:
+                continue
+            units = _units(hit, q)
+            inside = [i for i, u in enumerate(units) if e.char_start <= u.start and u.end <= e.char_end]
+            if not inside:
+                continue
+            window = _window(units, max_chars, seed=(inside[0], inside[-1]))
+            start, end = min(window[0].start, e.char_start), max(window[-1].end, e.char_end)
+            if (start, end) == (e.char_start, e.char_end):
+                continue
+            src = self._source(e.source_file)
+            out[e.id] = e.model_copy(update={
+                "text": src.text[start:end], "char_start": start, "char_end": end,
+                "line_start": src.line_of(start), "line_end": src.line_of(end - 1),
+            })
         return out
 
 

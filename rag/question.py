@@ -31,16 +31,26 @@ _ENUM_RE = re.compile(
 # after punctuation, a particle or a year. Lazy, so 「县水利局上半年」 yields 「县水利局」.
 _BODY_SUFFIX = (r"(?:委员会|办公室|人民政府|政府|分局|总局|局|委|厅|办|署|中心|学校|学院|医院|社|站|所|"
                 r"街道|镇|乡|村|部门|园区|开发区|高新区)")
+# 「的」 never sits inside a body's name (「忽略之前的所有规则」 names no 「…的所」), and 「所有」「社有」
+# are words (「社有资产」), not a 所 or 社 followed by 有.
 _BODY_RE = re.compile(
     rf"(?:^|(?<=[\s，,。？?！!、：:；;“”\"和与及的在对从向]))"
-    rf"([\u4e00-\u9fffA-Za-z]{{0,14}}?{_BODY_SUFFIX})(?=[\d\s，,。？?！!、的在和与及对是有为从将]|上半年|下半年|年|今年|去年|$)"
+    rf"((?:(?!的)[\u4e00-\u9fffA-Za-z]){{0,14}}?{_BODY_SUFFIX})(?<!所(?=有))(?<!社(?=有))"
+    rf"(?=[\d\s，,。？?！!、的在和与及对是有为从将]|上半年|下半年|年|今年|去年|$)"
 )
-# The last administrative unit in a name ends its place part: 「池州市XX区|民政局」, 「县|城市管理局」.
-# 「城市」「市场」 are words, not a 市.
-_ADMIN_CHAR_RE = re.compile(r"[省州县区旗]|(?<!城)市(?!场)")
+# The last administrative unit in a name ends its place part: 「池州市XX区|民政局」, 「县|城市管理局」,
+# 「中华南路街道|应急工作服务中心」. 「城市」「市场」 are words, not a 市.
+_ADMIN_CHAR_RE = re.compile(r"[省州县区旗]|(?<!城)市(?!场)|街道")
 _NOT_A_NAME_RE = re.compile(r"哪|什么|多少|几|怎|如何|是否")
 _LEAD_RE = re.compile(r"^(?:[一两二三那这该每]份|那个|这个|该|某个?)")
 _YEAR_RE = re.compile(r"(20\d{2})\s*年")
+# The size of the enumeration asked for: 「哪四个‘超前’」「哪六项」「‘四个强化’是什么」. It is what is asked,
+# not a premise to check against the text (which may say 「六制」), and an outline must have that many items.
+_COUNT_ASKED_RE = re.compile(
+    r"哪([一二三四五六七八九十两]|\d{1,2})(?=[个项大条种方类])|"
+    r"([一二三四五六七八九十两]|\d{1,2})(?=(?:个|大|项|条|种)[^，。？?]{0,8}(?:是什么|指什么|包括什么|具体指|分别是))"
+)
+_CN_DIGIT = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 _DATE_LIKE_RE = re.compile(r"^\d{4}年|^\d{1,2}月|^\d{1,2}日|半年|季度|^\d{4}$")
 
 
@@ -53,7 +63,7 @@ class BodyMention:
 
 # Units of measure a quantity question may ask in (「多少万元」「多少亩」); classifiers like 个/家/项 are
 # left out because answers legitimately count in another one (「多少家」 → 「12个」).
-_ASKED_UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(人次|平方米|立方米|公里|千米|千瓦|元|亩|吨)|"
+_ASKED_UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(人次|平方米|立方米|公里|千米|千瓦|美元|元|亩|吨)|"
                             r"百分之几|百分比|比例|占比|比重|增速|增幅")
 # A number withheld in the source: 「共征收水资源费XX万元」「由xxx元/人·月提高至…」.
 _REDACTED_RE = re.compile(r"(?:XX|xx|ＸＸ|X{3,}|x{3,})\s*(?:万|亿|千)?"
@@ -84,6 +94,7 @@ class QuestionFacts:
     across_reports: bool
     unit: str | None = None
     enumeration: bool = False
+    enumeration_size: int | None = None  # 「哪四个」 → 4
     bodies: list[BodyMention] = field(default_factory=list)
     years: list[str] = field(default_factory=list)
     premise_numbers: list[str] = field(default_factory=list)
@@ -116,15 +127,27 @@ def quantities(text: str) -> list[str]:
     return [n for n in extract_numbers(text) if not _DATE_LIKE_RE.search(n)]
 
 
+def _enumeration_size(norm: str) -> tuple[int | None, str]:
+    """The number of items the question asks for, and the question without that count."""
+    m = _COUNT_ASKED_RE.search(norm)
+    if not m:
+        return None, norm
+    word = m.group(1) or m.group(2)
+    size = int(word) if word.isdigit() else _CN_DIGIT[word]
+    return size, norm[: m.start()] + norm[m.end() :]
+
+
 def read_question(question: str) -> QuestionFacts:
     norm = normalize_for_search(question)
-    numbers = quantities(question)
+    size, without_count = _enumeration_size(norm)
+    numbers = quantities(without_count) if size else quantities(question)
     return QuestionFacts(
         text=question,
         asks_quantity=bool(_QUANTITY_RE.search(norm)),
         across_reports=bool(_ACROSS_RE.search(norm)),
         unit=asked_unit(question),
         enumeration=bool(_ENUM_RE.search(norm)) and not _ACROSS_RE.search(norm),
+        enumeration_size=size,
         bodies=_bodies(norm),
         years=sorted(set(_YEAR_RE.findall(norm))),
         premise_numbers=numbers,

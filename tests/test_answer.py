@@ -275,3 +275,68 @@ def test_enumeration_is_answered_with_the_sections_sub_headings(service, real_co
         assert src.text[e.char_start : e.char_end] == e.text
         assert f"「{' '.join(e.text.split())}」" in a.answer
     assert "强化" in "".join(e.text for e in headings)
+
+
+def test_figure_stated_after_its_topic_in_the_same_sentence_answers_a_quantity_question(service):
+    # 「工业化水平不高，我市工业化率37.8%，低于滁州2.3个百分点」: the topic clause carries no number itself
+    a = service().ask("宣城市经信局认为本市工业化水平不高，具体差距是多少？", mode="extractive")
+    assert not a.refused and "37.8%" in a.answer
+    a = service().ask("XX高新区2023年完成了多少家企业的资产转让，盘活了多少亩土地？", mode="extractive")
+    assert not a.refused and "335.42亩" in a.answer
+
+
+def test_quoted_passages_are_wider_than_the_prompt_passages(retriever, real_corpus):
+    """The prompt gets the short passage; the reader gets it grown within its hit, still verbatim."""
+    from rag.evidence import EvidenceSelector
+    from rag.retrieve import Hit
+
+    chunk = next(c for c in retriever.index.chunks
+                 if c.chunk_type == "text" and len(c.text) > 380 and c.text.count("。") >= 4)
+    shared = set(Hit.model_fields) & set(type(chunk).model_fields)
+    hit = Hit(rank=1, score=1.0, **chunk.model_dump(include=shared))
+    question = chunk.text[chunk.text.index("。") + 1 :][:30]  # words of its second sentence
+    selector = EvidenceSelector(real_corpus, retriever.idf, passage_chars=120)
+    [passage] = selector.select(question, [hit])
+    wide = selector.widen(question, [passage], [hit], max_chars=400)[passage.id]
+    assert len(passage.text) <= 120 < len(wide.text) <= 400
+    assert wide.char_start <= passage.char_start and passage.char_end <= wide.char_end
+    src = read_source(Path(real_corpus.data_dir) / wide.source_file)
+    assert src.text[wide.char_start : wide.char_end] == wide.text
+    assert src.line_of(wide.char_start) == wide.line_start
+    assert selector.widen(question, [passage], [hit], max_chars=100) == {}  # never narrower
+
+
+def test_enumeration_outline_must_have_the_size_asked(service):
+    q = "市审计局2023年下半年重点做到的“四个强化”是什么？"
+    assert [e for e in service().ask(q, mode="extractive").evidence if e.kind == "heading"]
+    q5 = "市审计局2023年下半年重点做到的哪五个强化？"
+    assert not [e for e in service().ask(q5, mode="extractive").evidence if e.kind == "heading"]
+
+
+def test_a_bare_figure_is_cited_with_the_sentence_that_states_it():
+    from rag.answer import _citation
+    from rag.answer_models import Evidence
+
+    text = "全年完成各项保障任务。更新车辆11辆，其中新能源汽车3辆，占比27.3%。安全行驶约170万公里。"
+    e = Evidence(id=1, chunk_id="c", report_id="r", report_title="t", source_file="f.txt", section_id="s",
+                 section_path=[], text=text, score=1.0, line_start=1, line_end=1, char_start=100,
+                 char_end=100 + len(text))
+    c = _citation(1, e, ["27.3%"])
+    assert c.quote == "更新车辆11辆，其中新能源汽车3辆，占比27.3%。"
+    assert (c.char_start, c.char_end) == (100 + text.index("更新"), 100 + text.index("安全"))
+
+
+def test_an_outline_hit_gives_one_heading_not_the_pages_between_its_headings(retriever, real_corpus):
+    """An outline chunk's headings lie far apart in the source; its passage must not span them."""
+    from rag.evidence import EvidenceSelector
+    from rag.retrieve import Hit
+
+    chunk = next(c for c in retriever.index.chunks
+                 if c.chunk_type == "outline" and c.char_end - c.char_start > 2000)
+    shared = set(Hit.model_fields) & set(type(chunk).model_fields)
+    hit = Hit(rank=1, score=1.0, **chunk.model_dump(include=shared))
+    second = chunk.text.splitlines()[1]
+    selector = EvidenceSelector(real_corpus, retriever.idf)
+    [passage] = selector.select(second, [hit])
+    assert passage.text == second and len(passage.text) <= 50
+    assert selector.widen(second, [passage], [hit], max_chars=480) == {}
