@@ -339,6 +339,12 @@ class AnswerService:
             return answer.model_copy(update={"unsupported": unsupported + answer.unsupported})
         q = query_grams(question, self.selector.idf)
         gap = _quantity_gap(facts, [s.text for s in claims], evidence, q)
+        if gap and not _quantity_gap(facts, [e.text for e in evidence if e.kind != "heading"], evidence, q):
+            # the brief left out the amount the passages state: quote them rather than refuse
+            answer = self._extractive(base, question, facts, evidence,
+                                      "the LLM draft did not state the amount asked; answered extractively",
+                                      wide)
+            return answer.model_copy(update={"unsupported": unsupported + answer.unsupported})
         if gap:
             return self._refusal(base, gap, evidence, unsupported)
         return self._cited(base, check, evidence, unsupported, facts, wide or {})

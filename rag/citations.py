@@ -889,6 +889,20 @@ def check_answer(answer_text: str, evidence: dict[int, str], threshold: float = 
     """
     pieces = _split_lines(answer_text)
     checks = [check_sentence(sentence, None, evidence, threshold) for sentence, _ in pieces]
+    seen: set[str] = set()
+    for i, (check, (sentence, _)) in enumerate(zip(checks, pieces, strict=True)):
+        if not check.kept or check.is_refusal or check.is_connective:
+            continue
+        clean, _ids = parse_markers(sentence)
+        said = _LIST_PREFIX_RE.sub("", clean).strip()
+        if not _CONTENT_CHAR_RE.search(_NUMBER_RE.sub("", said)):
+            # 「29.5%[1]」: the figure is in the passage, but what it measures is not said, so the reader
+            # cannot tell it answers the question (small models list bare figures from the wrong passage).
+            checks[i] = check.model_copy(update={"kept": False, "reason": "a bare figure: does not say "
+                                                 "what it measures"})
+        elif said in seen:
+            checks[i] = check.model_copy(update={"kept": False, "reason": "repeats an earlier sentence"})
+        seen.add(said)
 
     for i, check in enumerate(checks):
         if not check.is_connective:

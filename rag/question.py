@@ -24,7 +24,7 @@ _ACROSS_RE = re.compile(
 )
 # An enumeration inside one report: 「哪几方面」「哪四个‘超前’」「‘四个强化’是什么」「包括哪些」.
 _ENUM_RE = re.compile(
-    r"哪几|哪些方面|哪[一二三四五六七八九十两\d]+[个项大条种方类]|几个方面|几方面|包括哪些|有哪些|"
+    r"哪几|哪些方面|哪[“‘\"']?[一二三四五六七八九十两\d]+[个项大条种方类]|几个方面|几方面|包括哪些|有哪些|"
     r"[一二三四五六七八九十两\d]+(?:个|大|项|条|种)[^，。？?]{0,8}(?:是什么|指什么|包括什么|具体指|分别是)"
 )
 # A government body named in the question: a run of name characters ending in an organ suffix, starting
@@ -47,7 +47,7 @@ _YEAR_RE = re.compile(r"(20\d{2})\s*年")
 # The size of the enumeration asked for: 「哪四个‘超前’」「哪六项」「‘四个强化’是什么」. It is what is asked,
 # not a premise to check against the text (which may say 「六制」), and an outline must have that many items.
 _COUNT_ASKED_RE = re.compile(
-    r"哪([一二三四五六七八九十两]|\d{1,2})(?=[个项大条种方类])|"
+    r"哪[“‘\"']?([一二三四五六七八九十两]|\d{1,2})(?=[个项大条种方类])|"
     r"([一二三四五六七八九十两]|\d{1,2})(?=(?:个|大|项|条|种)[^，。？?]{0,8}(?:是什么|指什么|包括什么|具体指|分别是))"
 )
 _CN_DIGIT = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
@@ -127,6 +127,12 @@ def quantities(text: str) -> list[str]:
     return [n for n in extract_numbers(text) if not _DATE_LIKE_RE.search(n)]
 
 
+def asks_enumeration(question: str) -> bool:
+    """「重点做好哪几方面工作」「哪三项」: items of one report, not a list of bodies (「哪些单位」)."""
+    norm = normalize_for_search(question)
+    return bool(_ENUM_RE.search(norm)) and not _ACROSS_RE.search(norm)
+
+
 def _enumeration_size(norm: str) -> tuple[int | None, str]:
     """The number of items the question asks for, and the question without that count."""
     m = _COUNT_ASKED_RE.search(norm)
@@ -146,7 +152,7 @@ def read_question(question: str) -> QuestionFacts:
         asks_quantity=bool(_QUANTITY_RE.search(norm)),
         across_reports=bool(_ACROSS_RE.search(norm)),
         unit=asked_unit(question),
-        enumeration=bool(_ENUM_RE.search(norm)) and not _ACROSS_RE.search(norm),
+        enumeration=asks_enumeration(norm),
         enumeration_size=size,
         bodies=_bodies(norm),
         years=sorted(set(_YEAR_RE.findall(norm))),

@@ -18,6 +18,7 @@ from rag.corpus import normalize_for_search
 from rag.errors import RagError
 from rag.index import SearchIndex
 from rag.lexical import BigramIdf, query_grams, relevance
+from rag.question import asks_enumeration
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -112,7 +113,7 @@ class Retriever:
 
     def __init__(self, index: SearchIndex, encoder, rrf_k: float = 10.0, dense_weight: float = 0.6,
                  bm25_weight: float = 1.0, report_weight: float = 0.5, rerank_weight: float = 0.1,
-                 half_year_weight: float = 0.05):
+                 half_year_weight: float = 0.05, promote_outline: bool = True):
         self.index = index
         self.encoder = encoder
         self.rrf_k = rrf_k
@@ -121,7 +122,9 @@ class Retriever:
         self.report_weight = report_weight
         self.rerank_weight = rerank_weight
         self.half_year_weight = half_year_weight
+        self.promote_outline = promote_outline
         self.idf = BigramIdf(c.search_text for c in index.chunks)
+        self.outline_of = {c.section_id: i for i, c in enumerate(index.chunks) if c.chunk_type == "outline"}
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
                mode: Mode = "hybrid") -> list[Hit]:
@@ -176,5 +179,24 @@ class Retriever:
             top = hits[0].score or 1.0
             hits.sort(key=lambda h: -(h.score / top + self.rerank_weight * relevance(q, h.text)
                                       - self.half_year_weight * half_year_conflict(norm, h.section_path)))
-            hits = [h.model_copy(update={"rank": n}) for n, h in enumerate(hits[:k], start=1)]
-        return hits
+        if self.promote_outline and hits and asks_enumeration(norm):
+            hits = self._outline_first(hits, allowed, dense, bm25)
+        return [h.model_copy(update={"rank": n}) for n, h in enumerate(hits[:k], start=1)]
+
+    def _outline_first(self, hits: list[Hit], allowed: np.ndarray, dense: np.ndarray | None,
+                       bm25: np.ndarray | None) -> list[Hit]:
+        """For 「哪几方面/哪三项」 questions: the sub-headings of the top hit's section go first.
+
+        When the best passage opens a section that has sub-sections (its heading and preamble, or a
+        report's opening), the enumeration asked for is that section's sub-headings: its outline chunk.
+        """
+        top = hits[0]
+        i = self.outline_of.get(top.section_id)
+        if top.chunk_type != "text" or i is None or not allowed[i]:
+            return hits
+        c = self.index.chunks[i]
+        rest = [h for h in hits if h.chunk_id != c.chunk_id]
+        outline = Hit(rank=1, score=top.score, **c.model_dump(include=_CHUNK_FIELDS),
+                      dense_score=float(dense[i]) if dense is not None else None,
+                      bm25_score=float(bm25[i]) if bm25 is not None else None)
+        return [outline, *rest]

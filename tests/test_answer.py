@@ -340,3 +340,10 @@ def test_an_outline_hit_gives_one_heading_not_the_pages_between_its_headings(ret
     [passage] = selector.select(second, [hit])
     assert passage.text == second and len(passage.text) <= 50
     assert selector.widen(second, [passage], [hit], max_chars=480) == {}
+
+
+def test_a_brief_without_the_amount_falls_back_to_the_passages_that_state_it(service):
+    q = "市自然资源局2023年党风廉政建设工作中，全系统干部职工签订了多少份干部家属廉政承诺书？"
+    a = service(ScriptedGenerator(lambda m: "全系统干部职工签订了干部家属廉政承诺书。[1]")).ask(q)
+    assert not a.refused and "170份" in a.answer
+    assert a.fallback and "amount" in a.fallback

@@ -603,3 +603,13 @@ def test_threshold_is_not_arbitrary():
     # much lower and inventions get through; much higher and paraphrases are lost
     assert _accuracy(_labelled_results(0.6)) < _accuracy(_labelled_results(DEFAULT_THRESHOLD))
     assert _accuracy(_labelled_results(0.95)) < _accuracy(_labelled_results(DEFAULT_THRESHOLD))
+
+
+def test_bare_figures_and_repeats_are_not_shown():
+    evidence = {1: "1-10月份，实现规上工业总产值同比增长6.3%，占全市规上工业总产值的48.2%。"}
+    draft = "48.2%[1]\n规上工业总产值同比增长6.3%。[1]\n规上工业总产值同比增长6.3%。[1]\n2. 6.3%[1]"
+    result = check_answer(draft, evidence)
+    assert result.text == "规上工业总产值同比增长6.3%。[1]"
+    reasons = [s.reason for s in result.sentences if not s.kept]
+    assert reasons.count("a bare figure: does not say what it measures") == 2
+    assert "repeats an earlier sentence" in reasons

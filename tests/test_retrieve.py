@@ -85,3 +85,26 @@ def test_a_section_about_the_other_half_year_is_ranked_below(retriever):
     hits = retriever.search(q, k=10)
     halves = [h.section_path[0] for h in hits if h.section_path and "半年" in h.section_path[0]]
     assert halves and "下半年" in halves[0]
+
+
+def test_enumeration_question_puts_the_top_sections_outline_first(retriever):
+    from rag.question import asks_enumeration
+    from rag.retrieve import _CHUNK_FIELDS, Hit
+
+    chunks = retriever.index.chunks
+    outlined = {c.section_id for c in chunks if c.chunk_type == "outline"}
+    text = next(c for c in chunks if c.chunk_type == "text" and c.section_id in outlined)
+    plain = next(c for c in chunks if c.chunk_type == "text" and c.section_id not in outlined)
+    allowed = np.ones(len(chunks), dtype=bool)
+
+    def hit(c):
+        return Hit(rank=1, score=1.0, **c.model_dump(include=_CHUNK_FIELDS))
+
+    out = retriever._outline_first([hit(text), hit(plain)], allowed, None, None)
+    assert out[0].chunk_type == "outline" and out[0].section_id == text.section_id
+    assert [h.chunk_id for h in out[1:]] == [text.chunk_id, plain.chunk_id]
+    unchanged = retriever._outline_first([hit(plain), hit(text)], allowed, None, None)
+    assert unchanged[0].chunk_id == plain.chunk_id  # only the top hit's section counts
+    assert asks_enumeration("2023年下半年计划重点做好哪几方面工作？")
+    assert asks_enumeration("2024年计划重点抓好哪“三项工作”？")
+    assert not asks_enumeration("哪些单位提到了口袋公园？") and not asks_enumeration("建成了几个社工站？")
