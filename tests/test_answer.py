@@ -18,7 +18,7 @@ from rag.corpus import read_source
 from rag.errors import GenerationError, InvalidQuestion
 from rag.generation import ChatMessage, GenerationParams, Usage
 from rag.index import memory_index
-from rag.retrieve import Retriever
+from rag.retrieve import _CHUNK_FIELDS, Hit, Retriever
 
 WATER = "县水利局下半年在资金管理上有什么安排？"
 
@@ -70,6 +70,11 @@ def service(retriever, real_corpus):
 def _source_slice(corpus, citation) -> str:
     text = read_source(Path(corpus.data_dir) / citation.source_file).text
     return text[citation.char_start : citation.char_end]
+
+
+def _hit_of(chunk) -> Hit:
+    """A retrieval hit for ``chunk``, as the retriever would return it at rank 1."""
+    return Hit(rank=1, score=1.0, **chunk.model_dump(include=_CHUNK_FIELDS))
 
 
 def _evidence_text(messages, n: int) -> str:
@@ -288,12 +293,10 @@ def test_figure_stated_after_its_topic_in_the_same_sentence_answers_a_quantity_q
 def test_quoted_passages_are_wider_than_the_prompt_passages(retriever, real_corpus):
     """The prompt gets the short passage; the reader gets it grown within its hit, still verbatim."""
     from rag.evidence import EvidenceSelector
-    from rag.retrieve import Hit
 
     chunk = next(c for c in retriever.index.chunks
                  if c.chunk_type == "text" and len(c.text) > 380 and c.text.count("。") >= 4)
-    shared = set(Hit.model_fields) & set(type(chunk).model_fields)
-    hit = Hit(rank=1, score=1.0, **chunk.model_dump(include=shared))
+    hit = _hit_of(chunk)
     question = chunk.text[chunk.text.index("。") + 1 :][:30]  # words of its second sentence
     selector = EvidenceSelector(real_corpus, retriever.idf, passage_chars=120)
     [passage] = selector.select(question, [hit])
@@ -329,12 +332,10 @@ def test_a_bare_figure_is_cited_with_the_sentence_that_states_it():
 def test_an_outline_hit_gives_one_heading_not_the_pages_between_its_headings(retriever, real_corpus):
     """An outline chunk's headings lie far apart in the source; its passage must not span them."""
     from rag.evidence import EvidenceSelector
-    from rag.retrieve import Hit
 
     chunk = next(c for c in retriever.index.chunks
                  if c.chunk_type == "outline" and c.char_end - c.char_start > 2000)
-    shared = set(Hit.model_fields) & set(type(chunk).model_fields)
-    hit = Hit(rank=1, score=1.0, **chunk.model_dump(include=shared))
+    hit = _hit_of(chunk)
     second = chunk.text.splitlines()[1]
     selector = EvidenceSelector(real_corpus, retriever.idf)
     [passage] = selector.select(second, [hit])
