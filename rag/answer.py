@@ -48,7 +48,15 @@ from rag.evidence import BigramIdf, EvidenceSelector, query_grams, relevance
 from rag.generation import GenerationParams, Generator, Usage
 from rag.history import standalone_question
 from rag.prompt import build_messages, evidence_label
-from rag.question import QuestionFacts, quantities, read_question, redacted, states_unit
+from rag.question import (
+    QuestionFacts,
+    asked_measure,
+    quantities,
+    read_question,
+    redacted,
+    states_unit,
+    withholds,
+)
 from rag.retrieve import Filters, Hit, Retriever
 from rag.scope import ScopeChecker
 
@@ -200,6 +208,11 @@ def _quantity_gap(facts: QuestionFacts, texts: Sequence[str], evidence: Sequence
 
     if q:
         texts = _focused_clauses(texts, q, states) or list(texts)
+    measure = asked_measure(facts.text)
+    if measure and any(withholds(t, measure) for t in texts) and not any(
+            measure in n for t in texts for n in quantities(t)):
+        # 「多少套」 and the clause about it says 「XX套」: another figure beside it (「23宗」) is no answer
+        return "报告原文中相关数字以“XX”隐去，没有给出具体数值"
     if any(states(t) for t in texts):
         return None
     if any(redacted(e.text) for e in evidence[:3]):

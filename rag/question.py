@@ -87,6 +87,20 @@ def redacted(text: str) -> bool:
     return bool(_REDACTED_RE.search(text))
 
 
+_ASKED_MEASURE_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?([\u4e00-\u9fff])")
+
+
+def asked_measure(question: str) -> str | None:
+    """The measure word a quantity question counts in: 「核准商品房预售多少套」 → 套."""
+    m = _ASKED_MEASURE_RE.search(normalize_for_search(question))
+    return m.group(1) if m else None
+
+
+def withholds(text: str, measure: str) -> bool:
+    """Whether ``text`` withholds an amount counted in ``measure`` (「核准预售套数XX套」)."""
+    return bool(re.search(rf"(?:XX|xx|ＸＸ|X{{3,}}|x{{3,}})\s*(?:万|亿|千)?{re.escape(measure)}", text))
+
+
 @dataclass(frozen=True)
 class QuestionFacts:
     text: str

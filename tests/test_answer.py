@@ -348,3 +348,17 @@ def test_a_brief_without_the_amount_falls_back_to_the_passages_that_state_it(ser
     a = service(ScriptedGenerator(lambda m: "全系统干部职工签订了干部家属廉政承诺书。[1]")).ask(q)
     assert not a.refused and "170份" in a.answer
     assert a.fallback and "amount" in a.fallback
+
+
+def test_a_withheld_count_is_not_answered_by_the_figure_beside_it():
+    from rag.answer import _quantity_gap
+    from rag.lexical import BigramIdf, query_grams
+    from rag.question import read_question
+
+    question = "区住房和城乡建设局2023年1-10月核准商品房预售多少套？"
+    withheld = "1-10月核发预（现）售证23宗。核准预售套数XX套，同比减少XX%；面积XX万㎡。"
+    stated = "1-10月核发预（现）售证23宗。核准预售套数1200套，同比减少5%。"
+    idf = BigramIdf([withheld, stated, "全年完成投资12亿元。"])
+    q = query_grams(question, idf)
+    assert "XX" in (_quantity_gap(read_question(question), [withheld], [], q) or "")
+    assert _quantity_gap(read_question(question), [stated], [], q) is None
