@@ -16,7 +16,7 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -48,15 +48,7 @@ from rag.evidence import BigramIdf, EvidenceSelector, query_grams, relevance
 from rag.generation import GenerationParams, Generator, Usage
 from rag.history import standalone_question
 from rag.prompt import build_messages, evidence_label
-from rag.question import (
-    QuestionFacts,
-    asked_measure,
-    quantities,
-    read_question,
-    redacted,
-    states_unit,
-    withholds,
-)
+from rag.question import QuestionFacts, quantities, read_question, redacted, states_unit
 from rag.retrieve import Filters, Hit, Retriever
 from rag.scope import ScopeChecker
 
@@ -171,7 +163,8 @@ _CLAUSE_RE = re.compile(r"(?<=[，,；;。！？!?\n])")
 CLAUSE_FOCUS = 0.5
 
 
-def _focused_clauses(texts: Sequence[str], q: dict[str, float], states) -> list[str]:
+def _focused_clauses(texts: Sequence[str], q: dict[str, float], states: Callable[[str], bool]
+                     ) -> list[str]:
     """The clauses of ``texts`` about the question, each with the clauses after it in its sentence up to
     the first that states or withholds an amount, when it states none itself: Chinese names the topic,
     then the figure (「工业化水平不高，我市工业化率37.8%」「完成11家企业资产转让，共盘活土地335.42亩」)."""
@@ -208,8 +201,8 @@ def _quantity_gap(facts: QuestionFacts, texts: Sequence[str], evidence: Sequence
 
     if q:
         texts = _focused_clauses(texts, q, states) or list(texts)
-    measure = asked_measure(facts.text)
-    if measure and any(withholds(t, measure) for t in texts) and not any(
+    measure = facts.measure
+    if measure and any(redacted(t, measure) for t in texts) and not any(
             measure in n for t in texts for n in quantities(t)):
         # 「多少套」 and the clause about it says 「XX套」: another figure beside it (「23宗」) is no answer
         return "报告原文中相关数字以“XX”隐去，没有给出具体数值"
@@ -279,7 +272,6 @@ class AnswerService:
                             retrieval_ms=timings.retrieval_ms)
 
         base = {"question": q, "standalone_question": standalone, "evidence": evidence, "mode": mode}
-        wide = self.selector.widen(standalone, evidence, hits, self.config.excerpt_chars)
         reason = self._refusal_before_answering(standalone, facts, hits, evidence)
         if reason is not None:
             yield AnswerEvent(answer=self._finish(self._refusal(base, reason, evidence), timings, t0))
@@ -287,6 +279,7 @@ class AnswerService:
 
         if mode == "extractive" or self.generator is None:
             fallback = None if mode == "extractive" else "no LLM is configured"
+            wide = self._widened(standalone, evidence, hits)
             answer = self._extractive(base, standalone, facts, evidence, fallback, wide)
             yield AnswerEvent(answer=self._finish(answer, timings, t0))
             return
@@ -307,6 +300,7 @@ class AnswerService:
         timings.prompt_tokens, timings.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         if cancel is not None and cancel.is_set():
             return
+        wide = self._widened(standalone, evidence, hits)  # after generation: not on the first-token path
         if fallback:
             answer = self._extractive(base | {"mode": "llm"}, standalone, facts, evidence, fallback, wide)
         else:
@@ -331,6 +325,11 @@ class AnswerService:
         texts = (f"{evidence_label(e)} {' '.join(e.section_path)} {e.text}" for e in evidence)
         return max((relevance(q, t) for t in texts), default=0.0)
 
+    def _widened(self, question: str, evidence: Sequence[Evidence], hits: Sequence[Hit]
+                 ) -> dict[int, Evidence]:
+        """The passages as quoted to the reader: grown within their hits (rag/evidence.py, widen)."""
+        return self.selector.widen(question, evidence, hits, self.config.excerpt_chars)
+
     @staticmethod
     def _notes(facts: QuestionFacts, evidence: Sequence[Evidence]) -> list[str]:
         text = "\n".join(e.text for e in evidence)
@@ -340,7 +339,7 @@ class AnswerService:
     # -- answers -----------------------------------------------------------------------------------------
 
     def _from_draft(self, base: dict, draft: str, question: str, facts: QuestionFacts,
-                    evidence: Sequence[Evidence], wide: dict[int, Evidence] | None = None) -> Answer:
+                    evidence: Sequence[Evidence], wide: dict[int, Evidence]) -> Answer:
         check = check_answer(draft, _checked_evidence(evidence))
         unsupported = [Unsupported(text=s.text, reason=s.reason) for s in check.dropped if s.text.strip()]
         claims = [s for s in check.kept if s.supported]
@@ -360,7 +359,7 @@ class AnswerService:
             return answer.model_copy(update={"unsupported": unsupported + answer.unsupported})
         if gap:
             return self._refusal(base, gap, evidence, unsupported)
-        return self._cited(base, check, evidence, unsupported, facts, wide or {})
+        return self._cited(base, check, evidence, unsupported, facts, wide)
 
     def _cited(self, base: dict, check: AnswerCheck, evidence: Sequence[Evidence],
                unsupported: list[Unsupported], facts: QuestionFacts, wide: dict[int, Evidence]) -> Answer:
@@ -435,7 +434,7 @@ class AnswerService:
         return f"注意：所引材料中没有问题里的「{'」「'.join(missing)}」，以下以材料为准。\n"
 
     def _extractive(self, base: dict, question: str, facts: QuestionFacts, evidence: Sequence[Evidence],
-                    fallback: str | None, wide: dict[int, Evidence] | None = None) -> Answer:
+                    fallback: str | None, wide: dict[int, Evidence]) -> Answer:
         """The best sentences of the best passages, verbatim, each cited. No model involved."""
         q = query_grams(question, self.selector.idf)
         lines, citations = self._heading_lines(evidence)
@@ -456,7 +455,7 @@ class AnswerService:
             if self.config.extractive_quote == "passage":
                 # a quantity answer quotes the passage that states the number, not its neighbours' numbers
                 if not facts.asks_quantity:
-                    e = (wide or {}).get(e.id, e)
+                    e = wide.get(e.id, e)
                 a, b = e.char_start, e.char_end
             # a short sentence (「一是加强领导。」) says little alone: take the next one too
             elif b - a < 40 and best + 1 < len(spans):

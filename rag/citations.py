@@ -893,8 +893,7 @@ def check_answer(answer_text: str, evidence: dict[int, str], threshold: float = 
     for i, (check, (sentence, _)) in enumerate(zip(checks, pieces, strict=True)):
         if not check.kept or check.is_refusal or check.is_connective:
             continue
-        clean, _ids = parse_markers(sentence)
-        said = _LIST_PREFIX_RE.sub("", clean).strip()
+        said = _claim_form(parse_markers(sentence)[0]).strip()
         if not _CONTENT_CHAR_RE.search(_NUMBER_RE.sub("", said)):
             # 「29.5%[1]」: the figure is in the passage, but what it measures is not said, so the reader
             # cannot tell it answers the question (small models list bare figures from the wrong passage).

@@ -63,13 +63,18 @@ def _units(hit: Hit, q: dict[str, float]) -> list[_Unit]:
     return units
 
 
+def _best(units: list[_Unit]) -> int:
+    """Index of the most relevant unit (the first, on a tie)."""
+    return max(range(len(units)), key=lambda i: (units[i].score, -i))
+
+
 def _window(units: list[_Unit], max_chars: int, seed: tuple[int, int] | None = None) -> list[_Unit]:
     """The contiguous run of units around the best one (or the run ``seed``, first and last index) that
     holds the relevant units, within max_chars."""
     if not units:
         return []
     if seed is None:
-        best = max(range(len(units)), key=lambda i: (units[i].score, -i))
+        best = _best(units)
         seed = (best, best)
     lo, hi = seed
     size = sum(len(u.text) for u in units[lo : hi + 1])
@@ -171,7 +176,7 @@ class EvidenceSelector:
             if hit.chunk_type == "outline":
                 # An outline's headings lie pages apart in the source and a passage is one contiguous
                 # slice: it holds the best heading alone (「哪几方面」 questions get them all, as headings).
-                window = [max(units, key=lambda u: u.score)] if units else []
+                window = [units[_best(units)]] if units else []
             else:
                 window = _window(units, cap)
             if not window:

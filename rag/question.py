@@ -61,13 +61,17 @@ class BodyMention:
     level: str | None  # 省/市/县/区 when the name opens with it
 
 
+# 「多少万」「几」: the amount asked for, before its measure word.
+_HOW_MANY = r"(?:多少|几)(?:万|亿|千|百)?"
 # Units of measure a quantity question may ask in (「多少万元」「多少亩」); classifiers like 个/家/项 are
 # left out because answers legitimately count in another one (「多少家」 → 「12个」).
-_ASKED_UNIT_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?(人次|平方米|立方米|公里|千米|千瓦|美元|元|亩|吨)|"
+_ASKED_UNIT_RE = re.compile(rf"{_HOW_MANY}(人次|平方米|立方米|公里|千米|千瓦|美元|元|亩|吨)|"
                             r"百分之几|百分比|比例|占比|比重|增速|增幅")
+# The measure word itself, classifiers included (「多少套」 → 套): what a withheld amount is counted in.
+_ASKED_MEASURE_RE = re.compile(rf"{_HOW_MANY}([\u4e00-\u9fff])")
 # A number withheld in the source: 「共征收水资源费XX万元」「由xxx元/人·月提高至…」.
-_REDACTED_RE = re.compile(r"(?:XX|xx|ＸＸ|X{3,}|x{3,})\s*(?:万|亿|千)?"
-                          r"(?:元|人次|人|个|亩|吨|家|户|%|件|次|项|公里|平方米|千瓦)")
+_WITHHELD = r"(?:XX|xx|ＸＸ|X{3,}|x{3,})\s*(?:万|亿|千)?"
+_REDACTED_RE = re.compile(rf"{_WITHHELD}(?:元|人次|人|个|亩|吨|家|户|%|件|次|项|公里|平方米|千瓦)")
 
 
 def asked_unit(question: str) -> str | None:
@@ -78,27 +82,22 @@ def asked_unit(question: str) -> str | None:
     return m.group(1) or "%"
 
 
-def states_unit(text: str, unit: str) -> bool:
-    """Whether ``text`` states a quantity in ``unit`` (a number carrying it, magnitude aside)."""
-    return any(n.endswith(unit) or (unit == "%" and ("%" in n or "百分点" in n)) for n in quantities(text))
-
-
-def redacted(text: str) -> bool:
-    return bool(_REDACTED_RE.search(text))
-
-
-_ASKED_MEASURE_RE = re.compile(r"(?:多少|几)(?:万|亿|千|百)?([\u4e00-\u9fff])")
-
-
 def asked_measure(question: str) -> str | None:
     """The measure word a quantity question counts in: 「核准商品房预售多少套」 → 套."""
     m = _ASKED_MEASURE_RE.search(normalize_for_search(question))
     return m.group(1) if m else None
 
 
-def withholds(text: str, measure: str) -> bool:
-    """Whether ``text`` withholds an amount counted in ``measure`` (「核准预售套数XX套」)."""
-    return bool(re.search(rf"(?:XX|xx|ＸＸ|X{{3,}}|x{{3,}})\s*(?:万|亿|千)?{re.escape(measure)}", text))
+def states_unit(text: str, unit: str) -> bool:
+    """Whether ``text`` states a quantity in ``unit`` (a number carrying it, magnitude aside)."""
+    return any(n.endswith(unit) or (unit == "%" and ("%" in n or "百分点" in n)) for n in quantities(text))
+
+
+def redacted(text: str, measure: str | None = None) -> bool:
+    """Whether ``text`` withholds an amount (「XX万元」), or one counted in ``measure`` (「XX套」)."""
+    if measure is None:
+        return bool(_REDACTED_RE.search(text))
+    return bool(re.search(_WITHHELD + re.escape(measure), text))
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,7 @@ class QuestionFacts:
     asks_quantity: bool
     across_reports: bool
     unit: str | None = None
+    measure: str | None = None  # 「多少套」 → 套
     enumeration: bool = False
     enumeration_size: int | None = None  # 「哪四个」 → 4
     bodies: list[BodyMention] = field(default_factory=list)
@@ -143,7 +143,10 @@ def quantities(text: str) -> list[str]:
 
 def asks_enumeration(question: str) -> bool:
     """「重点做好哪几方面工作」「哪三项」: items of one report, not a list of bodies (「哪些单位」)."""
-    norm = normalize_for_search(question)
+    return _enumeration(normalize_for_search(question))
+
+
+def _enumeration(norm: str) -> bool:
     return bool(_ENUM_RE.search(norm)) and not _ACROSS_RE.search(norm)
 
 
@@ -166,7 +169,8 @@ def read_question(question: str) -> QuestionFacts:
         asks_quantity=bool(_QUANTITY_RE.search(norm)),
         across_reports=bool(_ACROSS_RE.search(norm)),
         unit=asked_unit(question),
-        enumeration=asks_enumeration(norm),
+        measure=asked_measure(question),
+        enumeration=_enumeration(norm),
         enumeration_size=size,
         bodies=_bodies(norm),
         years=sorted(set(_YEAR_RE.findall(norm))),

@@ -168,12 +168,7 @@ class Retriever:
             if key in seen_sections:
                 continue
             seen_sections.add(key)
-            hits.append(Hit(
-                rank=len(hits) + 1, score=float(fused[i]),
-                dense_score=float(dense[i]) if dense is not None else None,
-                bm25_score=float(bm25[i]) if bm25 is not None else None,
-                **c.model_dump(include=_CHUNK_FIELDS),
-            ))
+            hits.append(self._hit(i, len(hits) + 1, float(fused[i]), dense, bm25))
         if self.rerank_weight and hits:
             q = query_grams(norm, self.idf)
             top = hits[0].score or 1.0
@@ -194,9 +189,11 @@ class Retriever:
         i = self.outline_of.get(top.section_id)
         if top.chunk_type != "text" or i is None or not allowed[i]:
             return hits
-        c = self.index.chunks[i]
-        rest = [h for h in hits if h.chunk_id != c.chunk_id]
-        outline = Hit(rank=1, score=top.score, **c.model_dump(include=_CHUNK_FIELDS),
-                      dense_score=float(dense[i]) if dense is not None else None,
-                      bm25_score=float(bm25[i]) if bm25 is not None else None)
-        return [outline, *rest]
+        outline = self._hit(i, 1, top.score, dense, bm25)
+        return [outline, *(h for h in hits if h.chunk_id != outline.chunk_id)]
+
+    def _hit(self, i: int, rank: int, score: float, dense: np.ndarray | None, bm25: np.ndarray | None) -> Hit:
+        """Chunk ``i`` as a hit, with its scores under each ranking that ran."""
+        return Hit(rank=rank, score=score, dense_score=float(dense[i]) if dense is not None else None,
+                   bm25_score=float(bm25[i]) if bm25 is not None else None,
+                   **self.index.chunks[i].model_dump(include=_CHUNK_FIELDS))
