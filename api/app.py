@@ -25,6 +25,7 @@ from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.routes import answers, browse, library, ops
+from api.security import GuardMiddleware
 from api.worker import LLMWorker
 from rag import __version__
 from rag.answer import AnswerService
@@ -47,7 +48,9 @@ DESCRIPTION = """Cited answers from Chinese government work reports, offline.
 
 Errors always look like `{"error": {"type": "...", "message": "..."}}`. When the `api_key` setting is set,
 everything except `/healthz`, `/readyz`, these docs and the static chat page needs
-`Authorization: Bearer <key>`.
+`Authorization: Bearer <key>` (or `X-API-Key: <key>` when no Authorization header is sent). Bound to
+loopback, the service answers only requests addressed to localhost / 127.0.0.1 (`allowed_hosts` adds
+names); POST and DELETE from another web site's pages are refused (`allowed_origins` admits sites).
 """
 
 
@@ -133,5 +136,7 @@ def create_app(settings: Settings | None = None, service: AnswerService | None =
     # Report uploads may be larger than questions: one file of up to ingest_max_bytes, plus the form.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        overrides={("POST", "/v1/reports"): settings.ingest_max_bytes + 100_000})
+    # Host, API key and cross-origin checks before the body is read (api/security.py).
+    app.add_middleware(GuardMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     return app

@@ -3,9 +3,9 @@ corpus and retriever, the LLM worker, and the optional API key check."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -13,13 +13,14 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import ApiError
+from api.errors import ApiError, public_text
 from api.metrics import Metrics
+from api.security import key_from_headers, key_matches
 from api.worker import LLMWorker
 from rag.answer import AnswerService
 from rag.corpus import Corpus
 from rag.errors import RagError
-from rag.library import ChangeSummary, Library, live_version
+from rag.library import ChangeSummary, Library, LibraryBusy, live_version
 from rag.retrieve import Retriever
 from rag.settings import Settings
 
@@ -61,15 +62,25 @@ class Runtime:
         log.info("now serving corpus version %s (%d reports)", version, len(corpus.reports))
 
     def change_library(self, op: Callable[[Library], ChangeSummary]) -> ChangeSummary:
-        """Run an ingest or remove with the loaded encoder, then serve the version it committed."""
+        """Run an ingest or remove with the loaded encoder, then serve the version it committed.
+
+        Writers queue here (one per server) and then on the library's file lock (one per machine); the
+        two waits together last at most ``write_wait_s``, then LibraryBusy (409 with Retry-After)."""
         service = self.service
         assert service is not None
         encoder = service.retriever.encoder  # type: ignore[attr-defined]
-        with self.swap_lock:
-            library = Library(self.settings, encoder_factory=lambda: encoder, progress=False)
+        deadline = time.monotonic() + self.settings.write_wait_s
+        if not self.swap_lock.acquire(timeout=self.settings.write_wait_s):
+            raise LibraryBusy(f"another upload or delete has been running for over "
+                              f"{self.settings.write_wait_s:g} s; retry when it is done")
+        try:
+            library = Library(self.settings, encoder_factory=lambda: encoder, progress=False,
+                              wait_s=max(0.0, deadline - time.monotonic()))
             summary = op(library)
             if summary.changed and library.last is not None:
                 self._swap(library.last.corpus, library.last_index, library.last.name)
+        finally:
+            self.swap_lock.release()
         return summary
 
     def reload_if_changed(self) -> bool:
@@ -99,19 +110,19 @@ _header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The 
 
 
 def require_api_key(
+    request: Request,
     runtime: RuntimeDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header_key: Annotated[str | None, Security(_header_key)],
 ) -> None:
-    """Checks the key when the `api_key` setting is set; without one the service is open (it binds
-    127.0.0.1 by default)."""
+    """Declares the two key headers in the OpenAPI document. The check itself runs first, in
+    ``api.security.GuardMiddleware`` (before the body is read); this repeats it for routes mounted
+    without the middleware, with the same precedence: Authorization when sent, else X-API-Key."""
     expected = runtime.settings.api_key
-    if not expected:
-        return
-    given = header_key or (bearer.credentials if bearer else None)
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+    if expected and not key_matches(key_from_headers(dict(request.scope.get("headers") or [])), expected):
         raise ApiError(401, "unauthorized", "missing or wrong API key: send `Authorization: Bearer <key>` "
-                       "or `X-API-Key: <key>`", headers={"WWW-Authenticate": "Bearer"})
+                       "(or `X-API-Key: <key>` without an Authorization header)",
+                       headers={"WWW-Authenticate": "Bearer"})
 
 
 def get_service(runtime: RuntimeDep) -> AnswerService:
@@ -119,7 +130,7 @@ def get_service(runtime: RuntimeDep) -> AnswerService:
         return runtime.service
     if runtime.load_error is not None:
         err = runtime.load_error
-        detail = str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}"
+        detail = public_text(str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}")
         raise ApiError(503, "not_ready", f"the service failed to load: {detail}")
     raise ApiError(503, "not_ready", "the service is still loading models and the index; retry shortly",
                    headers={"Retry-After": "5"})

@@ -46,6 +46,20 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+# An absolute filesystem path of two or more parts (/root/.cache/…/x.gguf), but not an API path (/v1/…).
+_FS_PATH_RE = re.compile(
+    r"(?<![\w.:/~-])/(?!(?:v1|static|docs|redoc|healthz|readyz|metrics|openapi\.json)(?:[/\s'\"]|$))"
+    r"[^\s'\"<>()\[\]{},;/]+(?:/[^\s'\"<>()\[\]{},;/]+)+/?"
+)
+
+
+def public_text(message: str) -> str:
+    """The message without filesystem paths: each becomes …/<its last part>. Applied to the messages of
+    project errors (which name files for the CLI's sake) before they go into a response: the layout of
+    the server's disk is not the client's to know (the log keeps the full message)."""
+    return _FS_PATH_RE.sub(lambda m: "…/" + m.group(0).rstrip("/").rpartition("/")[2], message)
+
+
 def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"type": type_, "message": message}
     body.update({k: v for k, v in extra.items() if v is not None})
@@ -102,8 +116,9 @@ def install_error_handlers(app: FastAPI) -> None:
         status = int(getattr(exc, "http_status", 500))
         if status >= 500:
             log.warning("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-        headers = {"Retry-After": "10"} if status == 503 else None
-        return error_response(status, _snake(type(exc).__name__), str(exc), headers=headers)
+        retry = getattr(exc, "retry_after", 10 if status == 503 else None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return error_response(status, _snake(type(exc).__name__), public_text(str(exc)), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

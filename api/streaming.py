@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.errors import error_body
+from api.errors import error_body, public_text
 from api.metrics import Metrics
 from api.schemas import AskRequest
 from api.worker import Job, LLMWorker
@@ -111,7 +111,7 @@ def sse(event: str | None, data: str) -> bytes:
 def error_payload(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, RagError):
         etype = getattr(exc, "type", None) or type(exc).__name__
-        return error_body(etype, str(exc), status=int(getattr(exc, "http_status", 500)))
+        return error_body(etype, public_text(str(exc)), status=int(getattr(exc, "http_status", 500)))
     log.error("answer stream failed", exc_info=exc)
     return error_body("internal_error", "the answer failed; the error is logged", status=500)
 

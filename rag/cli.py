@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from rag.errors import RagError
 
 # Modules that add sub-commands, in the order `rag --help` lists them.
@@ -45,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # settings from the environment or .env (RAG_*)
+        problems = "; ".join(f"RAG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        print(f"error: invalid settings: {problems}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `rag corpus | head`: the reader left; not an error
         sys.stderr.close()

@@ -31,6 +31,7 @@ from rag.bm25 import BM25, tokenize
 from rag.chunking import CHUNKER_VERSION, Chunk, ChunkConfig, chunk_corpus
 from rag.corpus import Corpus
 from rag.errors import IndexNotReady
+from rag.storage import fsync_dir, prune_versions, set_current, write_file
 
 FORMAT = 1
 
@@ -154,39 +155,23 @@ def build_index(corpus: Corpus, encoder, index_dir: Path, cache: EmbeddingCache 
     return SearchIndex(manifest, chunks, tokens, dense, version=final.name)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write(path: Path, data: str | bytes) -> None:
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(path, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def save_index(index_dir: Path, manifest: IndexManifest, chunks: list[Chunk], tokens: list[list[str]],
                dense: VectorStore, keep: int = 2, make_current: bool = True) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        _write(tmp / "chunks.jsonl", "".join(c.model_dump_json() + "\n" for c in chunks))
-        _write(tmp / "tokens.json", json.dumps(tokens, ensure_ascii=False))
+        write_file(tmp / "chunks.jsonl", "".join(c.model_dump_json() + "\n" for c in chunks))
+        write_file(tmp / "tokens.json", json.dumps(tokens, ensure_ascii=False))
         dense.write(tmp / "dense.faiss")
         with open(tmp / "dense.faiss", "rb") as f:
             os.fsync(f.fileno())
-        _write(tmp / "manifest.json", manifest.model_dump_json(indent=2))  # written last: marks complete
-        _fsync_dir(tmp)
+        write_file(tmp / "manifest.json", manifest.model_dump_json(indent=2))  # written last: marks complete
+        fsync_dir(tmp)
         name = f"v-{manifest.corpus_hash[:10]}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:4]}"
         final = index_dir / name
         os.replace(tmp, final)
-        _fsync_dir(index_dir)
+        fsync_dir(index_dir)
         if make_current:
             set_current(index_dir, name)
     except BaseException:
@@ -197,29 +182,11 @@ def save_index(index_dir: Path, manifest: IndexManifest, chunks: list[Chunk], to
     return final
 
 
-def set_current(folder: Path, name: str) -> None:
-    """Point ``folder/CURRENT`` at ``name``: write aside, fsync, rename, fsync the folder (atomic)."""
-    tmp = folder / f"CURRENT.{uuid.uuid4().hex[:8]}.tmp"
-    _write(tmp, name)
-    os.replace(tmp, folder / "CURRENT")
-    _fsync_dir(folder)
-
-
-def prune(index_dir: Path, keep: int, live: str | Sequence[str], pattern: str = "v-*",
-          min_age_s: float = 60.0) -> None:
-    """Remove all but the ``keep`` newest version folders (never a ``live`` one), and temporary folders
-    and pointer files left by a crashed build (those younger than ``min_age_s`` may be another
-    process's build in progress)."""
-    live = {live} if isinstance(live, str) else set(live)
-    versions = sorted((p for p in index_dir.glob(pattern) if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for old in [p for p in versions if p.name not in live][: max(0, len(versions) - keep)]:
-        shutil.rmtree(old, ignore_errors=True)
-    for tmp in [*index_dir.glob(".tmp-*"), *index_dir.glob("CURRENT.*.tmp")]:
-        try:
-            if time.time() - tmp.stat().st_mtime >= min_age_s:
-                shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
+def prune(index_dir: Path, keep: int, live: str | Sequence[str], min_age_s: float = 60.0) -> list[str]:
+    """Remove all but the ``keep`` newest index versions (by build time; never a ``live`` one) and a
+    crashed build's leftovers. Returns the versions that remain."""
+    return prune_versions(index_dir, "v-*", keep, [live] if isinstance(live, str) else live,
+                          order=lambda p: p.stat().st_mtime, min_age_s=min_age_s)
 
 
 # -- loading ------------------------------------------------------------------------------------

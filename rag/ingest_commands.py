@@ -1,4 +1,4 @@
-"""`rag ingest PATH...` adds or replaces report files; `rag remove REPORT_ID...` takes reports out.
+"""`rag ingest PATH... [--replace]` adds (or replaces) report files; `rag remove REPORT_ID...` takes reports out.
 
 Both commit a new corpus + index version atomically (`rag/library.py`); a running `rag serve` notices
 the new version within a few seconds and swaps to it without a restart.
@@ -17,9 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ingest = subparsers.add_parser(
         "ingest", help="add or replace report files (.txt, .docx) in the corpus",
         description="Add report files (UTF-8, UTF-8 with BOM or GB18030/GBK .txt, or .docx), or folders of "
-        "them, to the corpus. A file whose name is already in the corpus replaces its reports; an unchanged "
-        "file changes nothing. Only new text is embedded. Any bad file stops the ingest (nothing changes) "
-        "unless --skip-bad.",
+        "them, to the corpus. A file whose name is already in the corpus, with other content, is refused "
+        "unless --replace (then it replaces that file's reports, bundled files included); an unchanged file "
+        "changes nothing. Only new text is embedded. Any bad file stops the ingest (nothing changes) unless "
+        "--skip-bad.",
     )
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="report file or folder")
     mode = ingest.add_mutually_exclusive_group()
@@ -29,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="each file is one report: its first title line and everything after it")
     ingest.set_defaults(mode="auto", func=_ingest)
     ingest.add_argument("--skip-bad", action="store_true", help="ingest the good files, list the bad ones")
+    ingest.add_argument("--replace", action="store_true",
+                        help="replace the reports of files whose names are already in the corpus")
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     remove = subparsers.add_parser(
@@ -66,7 +69,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
     settings = Settings()
     uploads = read_uploads(args.paths, settings.ingest_max_bytes)
-    summary, rejected = _library(settings, progress=not args.json).ingest(uploads, args.mode, args.skip_bad)
+    summary, rejected = _library(settings, progress=not args.json).ingest(uploads, args.mode, args.skip_bad,
+                                                                            replace=args.replace)
     for message in rejected:
         print(f"skipped: {message}", file=sys.stderr)
     _print(summary, args.json)

@@ -38,10 +38,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import io
 import os
-import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -57,26 +56,47 @@ from rag.corpus.loader import corpus_files
 from rag.corpus.segment import SegmentMode
 from rag.errors import CorpusError, RagError, ReportNotFound
 from rag.settings import Settings
+from rag.storage import Lease, fsync_dir, fsync_file, prune_versions, set_current, write_file
+from rag.uploads import (
+    DOCX_SUFFIXES,
+    INGEST_SUFFIXES,
+    IngestError,
+    IngestTooLarge,
+    check_name,
+    docx_text,
+    too_big,
+)
+
+__all__ = ["ChangeSummary", "CorpusVersion", "FileExists", "IngestError", "IngestTooLarge", "Library",
+           "LibraryBusy", "Upload", "current_library", "live_version", "open_corpus", "read_uploads"]
 
 FORMAT = 1
 MANIFEST = "library.json"
 KEEP_VERSIONS = 3
-TEXT_SUFFIXES = (".txt",)
-DOCX_SUFFIXES = (".docx",)
-INGEST_SUFFIXES = TEXT_SUFFIXES + DOCX_SUFFIXES
-_NAME_RE = re.compile(r"^[^\x00-\x1f/\\:*?\"<>|]{1,150}$")
 
 Step = Callable[[str], None]  # called with the name of each commit step (progress, crash tests)
 
 
-class IngestError(CorpusError):
-    """One or more input files were rejected; the message lists each with the reason. Nothing changed."""
+class FileExists(IngestError):
+    """A file of that name is already in the corpus and replacing it was not asked for."""
+
+    http_status = 409
 
 
 class LibraryBusy(RagError):
-    """Another ingest or remove is writing the library."""
+    """Another ingest or remove is writing the library; retry after ``retry_after`` seconds."""
 
     http_status = 409
+    retry_after = 10
+
+
+def rejected_error(messages: list[str], errors: list[CorpusError]) -> IngestError:
+    """One error for every rejected file; its status is theirs when they agree (all too large: 413, all
+    name clashes: 409), else 422."""
+    statuses = {int(getattr(e, "http_status", 422)) for e in errors}
+    cls = {413: IngestTooLarge, 409: FileExists}.get(statuses.pop(), IngestError) if len(statuses) == 1 \
+        else IngestError
+    return cls("nothing was ingested:\n  " + "\n  ".join(messages))
 
 
 class LibraryFile(BaseModel):
@@ -154,27 +174,55 @@ class ChangeSummary(BaseModel):
 # -- reading ---------------------------------------------------------------------------------------
 
 
-def current_library(lib: Path) -> tuple[Path, LibraryManifest] | None:
-    """The live version folder and its manifest, or None when nothing was ever ingested."""
+def _current_name(lib: Path) -> str | None:
     try:
         name = (lib / "CURRENT").read_text(encoding="utf-8").strip()
     except OSError:
         return None
-    folder = lib / name
     if not name or name.startswith(".") or "/" in name:
         raise CorpusError(f"{lib / 'CURRENT'} is damaged; write the name of a c-* folder into it")
+    return name
+
+
+def _read_manifest(lib: Path, name: str) -> LibraryManifest:
+    folder = lib / name
     try:
-        return folder, LibraryManifest.model_validate_json((folder / MANIFEST).read_text(encoding="utf-8"))
+        return LibraryManifest.model_validate_json((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CorpusError(f"library version {folder} is unreadable ({exc}); point {lib / 'CURRENT'} at the "
                           "previous c-* folder") from exc
 
 
+def current_library(lib: Path) -> tuple[Path, LibraryManifest] | None:
+    """The live version folder and its manifest, or None when nothing was ever ingested."""
+    name = _current_name(lib)
+    return None if name is None else (lib / name, _read_manifest(lib, name))
+
+
+# Parsed files, by what decides the parse. A commit parses the old and the new version, and every commit
+# parses every file; without this, one large file makes every later upload or delete pay for it again.
+# Holds the files of the last corpus built (plus prepared uploads), so it never outgrows one corpus.
+_ParseKey = tuple[str, str, str, str, str]
+_parsed: dict[_ParseKey, SourceFile] = {}
+_parsed_lock = threading.Lock()
+
+
+def _parse_key(f: LibraryFile) -> _ParseKey:
+    return (f.name, f.sha256, f.mode, f.origin, PARSER_VERSION)
+
+
 def _parse_entry(folder: Path, f: LibraryFile) -> SourceFile:
+    with _parsed_lock:
+        cached = _parsed.get(_parse_key(f))
+    if cached is not None:
+        return cached.model_copy()  # shallow: build_corpus reassigns ``reports``, never mutates it
     data = (folder / f.name).read_bytes()
     # Ingested files without a title line are one report titled by the file name (said at ingest).
     fallback = PurePath(f.name).stem if f.origin == "ingested" else None
-    return parse_bytes(data, f.name, f.mode, fallback)
+    source = parse_bytes(data, f.name, f.mode, fallback)
+    with _parsed_lock:
+        _parsed[_parse_key(f)] = source
+    return source.model_copy()
 
 
 def corpus_hash(files: Sequence[LibraryFile], removed: Sequence[str]) -> str:
@@ -198,18 +246,34 @@ def build_corpus(folder: Path, files: Sequence[LibraryFile], removed: Sequence[s
         if gone:
             source.reports = [r for r in source.reports if r.id not in gone]
         sources.append(source)
+    keep = {_parse_key(f) for f in files}
+    with _parsed_lock:
+        for key in [k for k in _parsed if k not in keep]:
+            del _parsed[key]
     return Corpus(data_dir=str(folder.resolve()), parser_version=PARSER_VERSION,
                   content_hash=corpus_hash(files, removed), files=sources)
 
 
 def open_corpus(settings: Settings) -> CorpusVersion:
-    """The live corpus: the library's current version if there is one, else the plain ``data_dir``."""
-    current = current_library(settings.library_path())
-    if current is None:
-        return CorpusVersion(load_corpus(settings.data_dir))
-    folder, manifest = current
-    corpus = build_corpus(folder, manifest.files, manifest.removed_reports)
-    return CorpusVersion(corpus, folder.name, manifest.index_version)
+    """The live corpus: the library's current version if there is one, else the plain ``data_dir``.
+
+    The version is leased (``rag.storage.Lease``, held by the corpus) before it is read, so no writer
+    prunes it while this corpus is in use; if it was pruned just before (several commits between reading
+    ``CURRENT`` and taking the lease), ``CURRENT`` is read again."""
+    lib = settings.library_path()
+    for _ in range(5):
+        name = _current_name(lib)
+        if name is None:
+            return CorpusVersion(load_corpus(settings.data_dir))
+        lease = Lease(lib, name)
+        if not (lib / name / MANIFEST).is_file():
+            lease.release()
+            continue
+        manifest = _read_manifest(lib, name)
+        corpus = build_corpus(lib / name, manifest.files, manifest.removed_reports)
+        corpus.hold(lease)
+        return CorpusVersion(corpus, name, manifest.index_version)
+    raise CorpusError(f"the library in {lib} changed five times while it was being read; retry")
 
 
 def live_version(settings: Settings) -> str | None:
@@ -231,37 +295,6 @@ class Upload(BaseModel):
     source: str | None = None
 
 
-def check_name(name: str) -> str:
-    """A safe file name: no folders, no traversal, no control characters, a known suffix."""
-    if not name or name != name.strip() or "/" in name or "\\" in name or name in (".", "..") \
-            or name.startswith(".") or not _NAME_RE.match(name):
-        raise IngestError(f"{name!r}: not a plain file name (no folders, '..', leading dot or control "
-                          "characters); rename the file, e.g. 县水利局2024年工作总结.txt")
-    if PurePath(name).suffix.lower() not in INGEST_SUFFIXES:
-        raise IngestError(f"{name}: only .txt (UTF-8 or GB18030/GBK) and .docx files can be ingested")
-    return name
-
-
-def docx_text(data: bytes, name: str) -> str:
-    """The paragraphs of a .docx (tables row by row), one per line: what the parser reads."""
-    import zipfile
-
-    try:
-        import docx
-    except ImportError as exc:  # pragma: no cover - python-docx is a dependency
-        raise IngestError(f"{name}: reading .docx needs python-docx (pip install python-docx)") from exc
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise IngestError(f"{name}: not a readable .docx file ({exc}); save it again from Word or WPS, "
-                          "or as UTF-8 text") from exc
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            lines.append("\t".join(cell.text for cell in row.cells))
-    return "\n".join(lines) + "\n"
-
-
 @dataclass
 class _Prepared:
     entry: LibraryFile
@@ -270,30 +303,27 @@ class _Prepared:
     source: SourceFile
 
 
-def _too_big(name: str, size: int, max_bytes: int) -> str:
-    return (f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit for one report file "
-            "(setting RAG_INGEST_MAX_BYTES); split it or raise the limit")
-
-
 def prepare(upload: Upload, mode: SegmentMode, max_bytes: int) -> _Prepared:
     """Check, decode and parse one input (nothing is written). Raises IngestError/CorpusError."""
     name = check_name(upload.name)
     size = len(upload.data)
     if size > max_bytes:
-        raise IngestError(_too_big(name, size, max_bytes))
+        raise too_big(name, size, max_bytes)
     if size == 0:
         raise IngestError(f"{name}: the file is empty")
     data, original = upload.data, None
     if PurePath(name).suffix.lower() in DOCX_SUFFIXES:
         original = data
         name = PurePath(name).stem + ".txt"
-        data = docx_text(upload.data, upload.name).encode("utf-8")
+        data = docx_text(upload.data, upload.name, max_bytes).encode("utf-8")
     source = parse_bytes(data, name, mode, PurePath(name).stem)
     if not source.reports:
         raise IngestError(f"{name}: no report found in the file")
     entry = LibraryFile(name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data), origin="ingested",
                         mode=mode, original=f"originals/{upload.name}" if original is not None else None,
                         source=upload.source or upload.name, added_at=time.time())
+    with _parsed_lock:  # the commit parses the new version: this file is parsed already
+        _parsed[_parse_key(entry)] = source
     return _Prepared(entry, data, original, source)
 
 
@@ -320,7 +350,7 @@ def read_uploads(paths: Sequence[Path], max_bytes: int) -> list[Upload]:
         try:
             size = path.stat().st_size
             if size > max_bytes:  # said before reading a huge file into memory
-                raise IngestError(_too_big(path.name, size, max_bytes))
+                raise too_big(path.name, size, max_bytes)
             data = path.read_bytes()
         except OSError as exc:
             raise IngestError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
@@ -332,8 +362,9 @@ def read_uploads(paths: Sequence[Path], max_bytes: int) -> list[Upload]:
 
 
 @contextlib.contextmanager
-def writer_lock(lib: Path, wait_s: float = 600.0) -> Iterator[None]:
-    """One writer at a time across processes and threads (flock on a file of the library)."""
+def writer_lock(lib: Path, wait_s: float) -> Iterator[None]:
+    """One writer at a time across processes and threads (flock on a file of the library); a writer that
+    waited ``wait_s`` seconds gets LibraryBusy (409 with Retry-After over HTTP)."""
     lib.mkdir(parents=True, exist_ok=True)
     with open(lib / ".lock", "a+") as f:
         deadline = time.monotonic() + wait_s
@@ -342,25 +373,15 @@ def writer_lock(lib: Path, wait_s: float = 600.0) -> Iterator[None]:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LibraryBusy("another ingest or remove is still running; retry when it is done") \
+                if time.monotonic() >= deadline:
+                    raise LibraryBusy(f"another ingest or remove has been writing the library for over "
+                                      f"{wait_s:g} s; retry when it is done (setting RAG_WRITE_WAIT_S)") \
                         from None
-                time.sleep(0.1)
+                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         try:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _put(path: Path, data: bytes) -> None:
-    from rag.index import _write
-
-    _write(path, data)
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -369,7 +390,22 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-        _fsync_file(dst)
+        fsync_file(dst)
+
+
+def _prune(lib: Path, settings: Settings, live: list[str]) -> None:
+    """Keep the newest KEEP_VERSIONS library versions by sequence number (plus live and leased ones), and
+    every index version that a remaining library version names. Called under the writer lock, so every
+    temporary folder in the library is a crashed writer's."""
+    from rag.index import prune as prune_index
+
+    remaining = prune_versions(lib, "c-*", KEEP_VERSIONS, live, order=lambda p: p.name, min_age_s=0)
+    named = set()
+    for name in remaining:
+        with contextlib.suppress(CorpusError):
+            named.add(_read_manifest(lib, name).index_version or "")
+    if settings.index_dir.is_dir():
+        prune_index(settings.index_dir, keep=KEEP_VERSIONS, live=named - {""})
 
 
 def _state(settings: Settings) -> tuple[Path | None, LibraryManifest | None, list[LibraryFile]]:
@@ -386,13 +422,21 @@ def _state(settings: Settings) -> tuple[Path | None, LibraryManifest | None, lis
     return None, None, files
 
 
+def _clash(name: str, prev: LibraryFile) -> str:
+    what = "a bundled file" if prev.origin == "bundled" else "a file added earlier"
+    return (f"{name}: {what} of that name is already in the corpus, with other content; to replace its "
+            "reports ingest it with replace (`rag ingest --replace`, or the form field replace=true of POST "
+            "/v1/reports), or rename the file to add it beside them")
+
+
 class Library:
     """Ingest and remove against the settings' library. ``encoder_factory`` is called only when a commit
     needs the encoder (the API passes the one it already has; the CLI loads the model)."""
 
     def __init__(self, settings: Settings, encoder_factory: Callable[[], object],
-                 on_step: Step | None = None, progress: bool = True):
+                 on_step: Step | None = None, progress: bool = True, wait_s: float | None = None):
         self.settings = settings
+        self.wait_s = settings.write_wait_s if wait_s is None else wait_s  # for another writer to finish
         self.lib = settings.library_path()
         self.encoder_factory = encoder_factory
         self.on_step = on_step or (lambda step: None)
@@ -402,32 +446,46 @@ class Library:
 
     # -- use cases ---------------------------------------------------------------------------------
 
-    def ingest(self, uploads: Sequence[Upload], mode: SegmentMode = "auto",
-               skip_bad: bool = False) -> tuple[ChangeSummary, list[str]]:
-        """Add or replace files. Returns the summary and the rejected files' messages (only with
-        ``skip_bad``; otherwise any rejected file raises IngestError and nothing changes)."""
+    def ingest(self, uploads: Sequence[Upload], mode: SegmentMode = "auto", skip_bad: bool = False,
+               replace: bool = False) -> tuple[ChangeSummary, list[str]]:
+        """Add files, or replace files of the same name when ``replace`` (otherwise a name already in the
+        corpus with other content is refused: FileExists, 409). Returns the summary and the rejected
+        files' messages (only with ``skip_bad``; otherwise any rejected file raises IngestError and
+        nothing changes)."""
         t0 = time.perf_counter()
         if not uploads:
             raise IngestError("nothing to ingest: name .txt or .docx files, or folders holding them")
         prepared: dict[str, _Prepared] = {}
         rejected: list[str] = []
+        errors: list[CorpusError] = []
         bar = tqdm(uploads, desc="reading", unit="file", disable=not self.progress or len(uploads) < 2)
         for upload in bar:
             try:
                 item = prepare(upload, mode, self.settings.ingest_max_bytes)
             except CorpusError as exc:
                 rejected.append(str(exc))
+                errors.append(exc)
                 continue
             if item.entry.name in prepared:
                 rejected.append(f"{upload.name}: another input is also named {item.entry.name}; report ids "
                                 "come from the file name, so rename one of them")
+                errors.append(IngestError())
                 continue
             prepared[item.entry.name] = item
         if rejected and (not skip_bad or not prepared):
-            raise IngestError("nothing was ingested:\n  " + "\n  ".join(rejected))
-        with writer_lock(self.lib):
+            raise rejected_error(rejected, errors)
+        with writer_lock(self.lib, self.wait_s):
             folder, manifest, files = _state(self.settings)
             by_name = {f.name: f for f in files}
+            if not replace:
+                for name, item in list(prepared.items()):
+                    prev = by_name.get(name)
+                    if prev is not None and (prev.sha256, prev.mode) != (item.entry.sha256, item.entry.mode):
+                        rejected.append(_clash(name, prev))
+                        errors.append(FileExists())
+                        del prepared[name]
+                if rejected and (not skip_bad or not prepared):
+                    raise rejected_error(rejected, errors)
             removed = list(manifest.removed_reports) if manifest else []
             old = build_corpus(folder or self.settings.data_dir, files, removed)
             changes: list[FileChange] = []
@@ -472,7 +530,7 @@ class Library:
         t0 = time.perf_counter()
         if not refs:
             raise IngestError("name the reports to remove (ids from `rag corpus`, or a file name)")
-        with writer_lock(self.lib):
+        with writer_lock(self.lib, self.wait_s):
             folder, manifest, files = _state(self.settings)
             removed = list(manifest.removed_reports) if manifest else []
             corpus = build_corpus(folder or self.settings.data_dir, files, removed)
@@ -519,23 +577,22 @@ class Library:
                 removed: list[str], writes: dict[str, _Prepared], summary: ChangeSummary) -> None:
         from embeddings.cache import EmbeddingCache
         from embeddings.encoder import model_fingerprint
-        from rag.index import _fsync_dir, build_index, prune, set_current
+        from rag.index import build_index
         from rag.services import chunk_config
 
         step = self.on_step
         lib, settings = self.lib, self.settings
         # Under the writer lock every .tmp-* here is a crashed writer's garbage.
-        prune(lib, keep=KEEP_VERSIONS, live=[prev_folder.name] if prev_folder else [], pattern="c-*",
-              min_age_s=0)
+        _prune(lib, settings, live=[prev_folder.name] if prev_folder else [])
         tmp = lib / f".tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         step("folder-created")
         for f in files:
             if f.name in writes:
-                _put(tmp / f.name, writes[f.name].data)
+                write_file(tmp / f.name, writes[f.name].data)
                 if writes[f.name].original is not None and f.original:
                     (tmp / "originals").mkdir(exist_ok=True)
-                    _put(tmp / f.original, writes[f.name].original or b"")
+                    write_file(tmp / f.original, writes[f.name].original or b"")
             elif prev_folder is not None:
                 _link_or_copy(prev_folder / f.name, tmp / f.name)
                 if f.original and (prev_folder / f.original).is_file():
@@ -543,7 +600,9 @@ class Library:
                     _link_or_copy(prev_folder / f.original, tmp / f.original)
             else:  # the first version: copies of the bundled files (never links into a git checkout)
                 shutil.copy2(settings.data_dir / f.name, tmp / f.name)
-                _fsync_file(tmp / f.name)
+                fsync_file(tmp / f.name)
+        if (tmp / "originals").is_dir():
+            fsync_dir(tmp / "originals")
         step("files-written")
         corpus = build_corpus(tmp, files, removed)
         step("parsed")
@@ -560,27 +619,27 @@ class Library:
         manifest = LibraryManifest(seq=seq, created_at=time.time(), files=sorted(files, key=lambda f: f.name),
                                    removed_reports=removed, corpus_hash=corpus.content_hash,
                                    index_version=index.version, n_reports=len(corpus.reports))
-        _put(tmp / MANIFEST, manifest.model_dump_json(indent=2).encode())
-        _fsync_dir(tmp)
+        write_file(tmp / MANIFEST, manifest.model_dump_json(indent=2).encode())
+        fsync_dir(tmp)
         step("manifest-written")
         name = f"c-{seq:06d}-{corpus.content_hash[:10]}"
         final = lib / name
         if final.exists():  # a crashed run got this far with the same content: its folder is complete
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _fsync_dir(lib)
+        fsync_dir(lib)
         step("renamed")
         set_current(lib, name)
         step("current-swapped")
         set_current(settings.index_dir, index.version)
         step("index-current-swapped")
-        prune(lib, keep=KEEP_VERSIONS, live=name, pattern="c-*", min_age_s=0)
-        prune(settings.index_dir, keep=KEEP_VERSIONS, live=index.version)
+        _prune(lib, settings, live=[name])
         summary.changed = True
         summary.version = name
         summary.n_reports = len(corpus.reports)
         summary.embedded = index.manifest.embedded
-        self.last = CorpusVersion(corpus.model_copy(update={"data_dir": str(final.resolve())}), name,
-                                  index.version)
+        served = corpus.model_copy(update={"data_dir": str(final.resolve())})
+        served.hold(Lease(lib, name))  # whoever serves this version keeps it from being pruned
+        self.last = CorpusVersion(served, name, index.version)
         self.last_index = index
         step("done")

@@ -80,8 +80,32 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
     port: Port = Field(8000, description="Port the HTTP service listens on.")
     api_key: str | None = Field(
-        None, description="When set, every endpoint except /healthz and /readyz needs "
-        "`Authorization: Bearer <key>` (or `X-API-Key: <key>`).",
+        None, description="When set, every endpoint except /healthz, /readyz, the docs and the chat page's "
+        "static files needs `Authorization: Bearer <key>` (or, without an Authorization header, "
+        "`X-API-Key: <key>`). Without one, `rag serve` refuses a non-loopback host unless "
+        "`insecure_no_key`.",
+    )
+    insecure_no_key: bool = Field(
+        False, description="Serve a non-loopback address without an API key (`rag serve --insecure-no-key`): "
+        "anyone who can reach the port can read and change the library.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host names (Host header) the service answers besides localhost, "
+        "127.0.0.1 and [::1] when bound to loopback, e.g. a reverse proxy's name; protects against DNS "
+        "rebinding. Ignored when bound elsewhere (then a key guards the service). Comma-separated in the "
+        "environment.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="Web origins besides the service's own that may add or remove "
+        "reports from a browser (e.g. https://intranet.example); comma-separated in the environment.",
+    )
+    write_wait_s: float = Field(
+        30.0, ge=0, le=3600, description="How long an ingest or remove waits for another one to finish "
+        "before giving up (409 with Retry-After over HTTP).",
+    )
+    search_concurrency: int = Field(
+        4, ge=1, le=256, description="Searches (GET /v1/search) that may run at once; more get 503 with "
+        "Retry-After.",
     )
     max_body_bytes: int = Field(
         1_000_000, ge=1024, le=100_000_000, description="Larger request bodies get 413.",
@@ -106,8 +130,21 @@ class Settings(BaseSettings):
 
     @field_validator("api_key")
     @classmethod
-    def _blank_key_is_none(cls, v: str | None) -> str | None:
-        return v.strip() or None if v is not None else None
+    def _key_not_blank(cls, v: str | None) -> str | None:
+        # A blank key used to mean "no key" without a word: a typo would open the service.
+        if v is not None and not v.strip():
+            raise ValueError("is set but blank; unset RAG_API_KEY to serve without a key, or set a key")
+        return v.strip() if v is not None else None
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        if isinstance(v, str):  # RAG_ALLOWED_HOSTS=a,b (JSON lists work too)
+            v = v.strip()
+            if v.startswith("["):
+                return v
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
 
     @model_validator(mode="after")
     def _dirs_distinct(self) -> Settings:

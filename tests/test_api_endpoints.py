@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
+from tests.local_client import local_client
 
 from api.app import create_app
 from rag.answer_models import Answer, AnswerEvent, EvidenceEvent, TokenEvent
@@ -19,7 +19,7 @@ WATER = "004_0fd432a33c6b23a6-r05"
 
 @pytest.fixture
 def client(settings, fake_service):
-    with TestClient(create_app(settings, service=fake_service), raise_server_exceptions=False) as c:
+    with local_client(create_app(settings, service=fake_service), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -125,7 +125,7 @@ def test_malformed_json_is_a_422_not_a_500(client, body, words):
 
 def test_oversized_bodies_get_413(settings, fake_service):
     small = settings.model_copy(update={"max_body_bytes": 2048})
-    with TestClient(create_app(small, service=fake_service)) as client:
+    with local_client(create_app(small, service=fake_service)) as client:
         big = {"question": "水利", "history": [{"role": "user", "content": "水" * 1000}]}
         assert_error(client.post("/v1/ask", json=big), 413, "payload_too_large", "2048")
 
@@ -315,7 +315,7 @@ def test_metrics_exposition(client):
 
 def test_api_key_protects_everything_but_health(settings, fake_service):
     keyed = Settings(**{**settings.model_dump(), "api_key": "s3cret"}, _env_file=None)
-    with TestClient(create_app(keyed, service=fake_service)) as client:
+    with local_client(create_app(keyed, service=fake_service)) as client:
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code == 200
         assert client.get("/").status_code == 200  # the page holds no data; it asks for the key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from fastapi.testclient import TestClient
+from tests.local_client import local_client
 
 import api.app
 from api.app import create_app
@@ -21,7 +21,7 @@ def _wait(client: TestClient, path: str, status: int, timeout: float = 5.0):
 
 
 def test_ready_at_once_with_an_injected_service(settings, fake_service):
-    with TestClient(create_app(settings, service=fake_service)) as client:
+    with local_client(create_app(settings, service=fake_service)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         r = client.get("/readyz")
         assert r.status_code == 200 and r.json()["ready"] is True and r.json()["model"] == "fake-llm"
@@ -35,7 +35,7 @@ def test_not_ready_while_loading_then_ready(settings, fake_service, monkeypatch)
         return fake_service
 
     monkeypatch.setattr(api.app, "_load_service", slow_load)
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         assert client.get("/healthz").status_code == 200  # alive while loading
         r = client.get("/readyz")
         assert r.status_code == 503 and r.json()["ready"] is False and "loading" in r.json()["detail"]
@@ -55,7 +55,7 @@ def test_a_failed_load_is_reported_not_fatal(settings, monkeypatch):
         raise ModelMissing("GGUF model not found at /nowhere.gguf; run `make models`")
 
     monkeypatch.setattr(api.app, "_load_service", failing_load)
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         r = _wait(client, "/readyz", 503)
         deadline = time.monotonic() + 5
         while "failed" not in r.json()["detail"] and time.monotonic() < deadline:

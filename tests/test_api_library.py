@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from tests.local_client import local_client
 
 from api import app as app_module
 from api.app import create_app
@@ -52,7 +52,7 @@ def _service(settings, enc=None):
 @pytest.fixture
 def client(lib_settings):
     app = create_app(lib_settings, service=_service(lib_settings), rebuild_service=_rebuild)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with local_client(app, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -88,7 +88,10 @@ def test_unchanged_upload_is_200_and_a_changed_one_replaces(client):
     assert _upload(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode())).status_code == 201
     again = _upload(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode()))
     assert again.status_code == 200 and not again.json()["changed"]
-    r = _upload(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT_V2.encode("gbk")))
+    refused = _upload(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT_V2.encode("gbk")))
+    assert refused.status_code == 409 and refused.json()["error"]["type"] == "file_exists"
+    assert "replace=true" in refused.json()["error"]["message"]
+    r = _upload(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT_V2.encode("gbk")), replace="true")
     assert r.status_code == 201 and r.json()["files"][0]["action"] == "replaced"
     hits = client.get("/v1/search", params={"q": "县档案局数字化扫描", "k": 1,
                                             "report_id": f"{ARCHIVE}-r01"}).json()["hits"]
@@ -119,12 +122,12 @@ def test_delete_a_report(client):
     ("../../etc/passwd.txt", ARCHIVE_REPORT.encode(), 422, "not a plain file name"),
     ("..", ARCHIVE_REPORT.encode(), 422, "not a plain file name"),
     ("report.exe", b"MZ", 422, "only .txt"),
-    ("big.txt", b"x" * 6000, 422, "over the 0.005 MB limit"),
+    ("big.txt", b"x" * 6000, 413, "6.0 KB is over the 5.0 KB limit"),
     ("huge.txt", b"x" * 200_000, 413, "larger than the limit"),
 ])
 def test_bad_uploads_get_a_clear_4xx_and_change_nothing(lib_settings, name, data, status, words):
     settings = lib_settings.model_copy(update={"ingest_max_bytes": 5000})
-    with TestClient(create_app(settings, service=_service(settings), rebuild_service=_rebuild),
+    with local_client(create_app(settings, service=_service(settings), rebuild_service=_rebuild),
                     raise_server_exceptions=False) as client:
         before = _ids(client)
         r = _upload(client, (name, data))
@@ -141,7 +144,7 @@ def test_upload_without_files_is_422(client):
 
 def test_the_api_key_protects_upload_and_delete(lib_settings):
     settings = lib_settings.model_copy(update={"api_key": "s3cret"})
-    with TestClient(create_app(settings, service=_service(settings), rebuild_service=_rebuild),
+    with local_client(create_app(settings, service=_service(settings), rebuild_service=_rebuild),
                     raise_server_exceptions=False) as client:
         assert _upload(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode())).status_code == 401
         assert client.delete("/v1/reports/x-r01").status_code == 401
@@ -152,7 +155,7 @@ def test_the_api_key_protects_upload_and_delete(lib_settings):
 
 def test_queries_are_answered_throughout_an_ingest_from_one_whole_version(lib_settings):
     enc = SlowDocumentEncoder()
-    with TestClient(create_app(lib_settings, service=_service(lib_settings, enc), rebuild_service=_rebuild),
+    with local_client(create_app(lib_settings, service=_service(lib_settings, enc), rebuild_service=_rebuild),
                     raise_server_exceptions=False) as client:
         before = _ids(client)
         big = "\n".join(ARCHIVE_REPORT.replace("县档案局", f"县档案局{i}号馆") for i in range(8))
@@ -181,7 +184,7 @@ def test_the_server_picks_up_an_ingest_made_by_another_process(lib_settings, mon
     monkeypatch.setattr(app_module, "LIBRARY_POLL_S", 0.1)
     app = create_app(lib_settings, service=_service(lib_settings), rebuild_service=_rebuild,
                      watch_library=True)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with local_client(app, raise_server_exceptions=False) as client:
         # `rag ingest` in another process: the same library, its own encoder
         Library(lib_settings, encoder_factory=FakeEncoder, progress=False).ingest(
             [Upload(name=f"{ARCHIVE}.txt", data=ARCHIVE_REPORT.encode())])

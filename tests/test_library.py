@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import CorpusError, ReportNotFound
-from rag.library import IngestError, Library, Upload, current_library, read_uploads
+from rag.library import FileExists, IngestError, Library, Upload, current_library, read_uploads
 from rag.retrieve import Filters, Retriever
 from rag.services import open_version
 from tests.conftest import FakeEncoder
@@ -74,8 +74,9 @@ def _write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
-def _ingest(settings, enc, *paths: Path, mode="auto"):
-    summary, _ = _library(settings, enc).ingest(read_uploads(list(paths), settings.ingest_max_bytes), mode)
+def _ingest(settings, enc, *paths: Path, mode="auto", replace=False):
+    summary, _ = _library(settings, enc).ingest(read_uploads(list(paths), settings.ingest_max_bytes), mode,
+                                                replace=replace)
     return summary
 
 
@@ -127,7 +128,10 @@ def test_a_changed_file_replaces_its_reports_and_only_new_text_is_embedded(lib_s
     _ingest(lib_settings, enc, path)
     calls = enc.calls
     path.write_text(ARCHIVE_REPORT_V2, encoding="utf-8")
-    summary = _ingest(lib_settings, enc, path)
+    with pytest.raises(FileExists, match=r"already in the corpus.*--replace.*replace=true") as refused:
+        _ingest(lib_settings, enc, path)
+    assert refused.value.http_status == 409 and enc.calls == calls
+    summary = _ingest(lib_settings, enc, path, replace=True)
     assert summary.files[0].action == "replaced"
     assert summary.reports_replaced == 1 and summary.reports_added == 0
     # the two changed paragraphs' chunks (and the outline chunk naming their sections), nothing else
@@ -228,7 +232,7 @@ def test_single_and_compilation_modes(lib_settings, enc, tmp_path):
     one = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
     with pytest.raises(IngestError, match="--compilation expects several"):
         _ingest(lib_settings, enc, one, mode="compilation")
-    summary = _ingest(lib_settings, enc, two, mode="compilation")  # the mode change re-parses the file
+    summary = _ingest(lib_settings, enc, two, mode="compilation", replace=True)  # re-parsed in the new mode
     assert summary.files[0].action == "replaced" and len(summary.files[0].reports) == 2
 
 
@@ -259,9 +263,9 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(lib_settings, e
     big.parent.mkdir()
     with open(big, "wb") as f:
         f.truncate(50 * 1024 * 1024)  # a sparse 50 MB file
-    with pytest.raises(IngestError, match=r"52.4 MB is over the 0.05 MB limit.*RAG_INGEST_MAX_BYTES"):
+    with pytest.raises(IngestError, match=r"52.4 MB is over the 50.0 KB limit.*RAG_INGEST_MAX_BYTES"):
         read_uploads([big], settings.ingest_max_bytes)
-    with pytest.raises(IngestError, match=r"over the 0\.05 MB limit"):
+    with pytest.raises(IngestError, match=r"60\.0 KB is over the 50\.0 KB limit"):
         _library(settings, enc).ingest([Upload(name="big.txt", data=b"x" * 60_000)])
 
 

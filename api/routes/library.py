@@ -1,7 +1,7 @@
 """Adding and removing reports: `POST /v1/reports` (multipart upload), `DELETE /v1/reports/{id}`.
 
 Same rules as `rag ingest` / `rag remove` (`rag/library.py`): a file whose name is in the corpus replaces
-its reports, an unchanged file changes nothing, any bad file rejects the whole upload with a 4xx naming
+its reports only with ``replace=true`` (else 409), an unchanged file changes nothing, any bad file rejects the whole upload with a 4xx naming
 it. The new corpus and index are committed as one version, then the running service swaps to it; requests
 already in flight finish on the version they started with.
 """
@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep, ServiceDep, require_api_key
 from api.errors import ApiError
-from api.schemas import ERROR_RESPONSES
+from api.schemas import ERROR_RESPONSES, ErrorResponse
 from rag.corpus.segment import SegmentMode
 from rag.library import ChangeSummary, Upload
 
@@ -30,13 +30,22 @@ MAX_FILES = 100
     "/reports", response_model=ChangeSummary, status_code=201,
     summary="Add or replace report files (.txt in UTF-8/GB18030, .docx); multipart field `files`",
     responses={200: {"model": ChangeSummary, "description": "Every file was already there, unchanged."},
-               409: {"description": "Another ingest is running."}},
+               409: {"model": ErrorResponse, "description": "A file of that name is already in the corpus "
+                     "(send replace=true), or another ingest held the library for over RAG_WRITE_WAIT_S "
+                     "(Retry-After)."},
+               413: {"model": ErrorResponse, "description": "The body, a file, or the text or XML inside "
+                     "a .docx is over the per-file limit."},
+               422: {"model": ErrorResponse, "description": "A file is refused (name, type, encoding, "
+                     "malformed .docx, no report in it); the message names it. Nothing was added."}},
 )
 async def upload_reports(
     runtime: RuntimeDep, service: ServiceDep,
     files: Annotated[list[UploadFile], File(description="One or more report files.")],
     mode: Annotated[SegmentMode, Form(description="auto: find the reports; single: the file is one "
                                       "report; compilation: it must hold several.")] = "auto",
+    replace: Annotated[bool, Form(description="Replace the reports of a file of the same name already in "
+                                  "the corpus (bundled files included). Without it such a file gets 409.")]
+    = False,
 ) -> JSONResponse:
     if len(files) > MAX_FILES:
         raise ApiError(422, "invalid_request", f"at most {MAX_FILES} files per upload; send the rest in "
@@ -44,7 +53,7 @@ async def upload_reports(
     uploads = [Upload(name=f.filename or "", data=await f.read(), source=f"upload:{f.filename}")
                for f in files]
     # Embedding new text takes seconds: off the event loop, so questions keep being answered meanwhile.
-    summary = await asyncio.to_thread(runtime.change_library, lambda lib: lib.ingest(uploads, mode)[0])
+    summary = await asyncio.to_thread(runtime.change_library, lambda lib: lib.ingest(uploads, mode, replace=replace)[0])
     return JSONResponse(summary.model_dump(mode="json"), status_code=201 if summary.changed else 200)
 
 

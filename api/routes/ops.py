@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.deps import RuntimeDep, require_api_key
+from api.errors import public_text
 from api.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
@@ -24,7 +25,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
                          model=getattr(runtime.service, "model_name", None))
         return JSONResponse(body.model_dump())
     if runtime.load_error is not None:
-        detail = f"loading failed: {runtime.load_error}"
+        detail = public_text(f"loading failed: {runtime.load_error}")
     else:
         detail = "loading models and index"
     return JSONResponse(Readiness(ready=False, detail=detail).model_dump(), status_code=503,

@@ -156,6 +156,12 @@ class Corpus(_Model):
     )
     files: list[SourceFile] = Field(default_factory=list)
     _by_id: dict[str, Report] = PrivateAttr(default_factory=dict)
+    # Whatever must live as long as this corpus is used: the library's lease on the version folder that
+    # ``data_dir`` names (its files are read lazily, for quotes), so no writer prunes it meanwhile.
+    _held: object | None = PrivateAttr(None)
+
+    def hold(self, resource: object) -> None:
+        self._held = resource
 
     def model_post_init(self, __context: object) -> None:
         self._by_id = {report.id: report for report in self.reports}

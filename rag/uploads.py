@@ -1,0 +1,258 @@
+"""What a user's file must pass before it may enter the library: a clean name and bounded content.
+
+Everything here runs before anything is written, on bytes already bounded by ``ingest_max_bytes``. A .docx
+is a zip of XML, so its *uncompressed* size is what costs memory and time: a 59 KB file can hold 40 MB of
+XML. The text is therefore pulled out by a streaming parser (expat) from the one part that holds it, and
+every budget — entries, compression ratio, XML bytes, elements, extracted text — is checked while reading,
+so a bomb is refused after at most ``max_bytes`` of XML, in bounded memory.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import zipfile
+from io import BytesIO
+from pathlib import PurePath
+from xml.parsers import expat
+
+from rag.errors import CorpusError
+
+
+class IngestError(CorpusError):
+    """One or more input files were rejected; the message lists each with the reason. Nothing changed."""
+
+
+class IngestTooLarge(IngestError):
+    """A file, or the text or XML inside it, is over the per-file limit."""
+
+    http_status = 413
+
+
+TEXT_SUFFIXES = (".txt",)
+DOCX_SUFFIXES = (".docx",)
+INGEST_SUFFIXES = TEXT_SUFFIXES + DOCX_SUFFIXES
+
+# A name becomes a file on disk (ext4, most others: 255 *bytes*) and the stem of report ids in URLs.
+# 200 bytes leaves room for the stored ".txt" and is about 66 Chinese characters.
+MAX_NAME_BYTES = 200
+# Characters a name may not hold: path syntax and characters Windows refuses …
+_FORBIDDEN = set('/\\:*?"<>|')
+# … and every Unicode control (Cc: NUL, DEL, C1), format (Cf: bidi overrides, zero-width, BOM), line and
+# paragraph separator (Zl, Zp), surrogate, private-use or unassigned code point: they hide or reorder
+# what the name shows in a listing.
+_BAD_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+# .docx budgets, besides the XML and text limit (the per-file limit, ingest_max_bytes)
+DOCX_MAX_ENTRIES = 2000  # a long report with images has a few hundred parts
+DOCX_MAX_RATIO = 100  # real document.xml compresses 5–30×; bombs 500× and more
+DOCX_RATIO_FLOOR = 1_000_000  # small parts may compress better than the ratio; they cost nothing
+DOCX_MAX_ELEMENTS = 3_000_000  # a 300-page report has ~10⁶ XML elements
+_READ_CHUNK = 64 * 1024
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_REL_DOC = "/officeDocument"  # relationship type suffix of the main document part
+
+
+def _bad_char(c: str) -> bool:
+    return c in _FORBIDDEN or unicodedata.category(c) in _BAD_CATEGORIES
+
+
+def clean_name(name: str) -> str:
+    """The name with bad characters removed (a suggestion for the user, never applied silently)."""
+    cleaned = "".join(c for c in name if not _bad_char(c)).strip().lstrip(".")
+    while len(cleaned.encode("utf-8")) > MAX_NAME_BYTES:
+        stem, suffix = PurePath(cleaned).stem, PurePath(cleaned).suffix
+        cleaned = stem[:-1] + suffix
+    return cleaned
+
+
+def check_name(name: str) -> str:
+    """A safe file name: no folders or traversal, no hidden or control characters, at most
+    ``MAX_NAME_BYTES`` in UTF-8, a known suffix. Raises IngestError naming what to change."""
+    shown = ascii(name) if any(_bad_char(c) for c in name) else repr(name)
+    suggestion = clean_name(PurePath(name.replace("\\", "/")).name) if name else ""
+    hint = f", e.g. {suggestion}" if suggestion and suggestion != name and "." in suggestion else \
+        ", e.g. 县水利局2024年工作总结.txt"
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") \
+            or name != name.strip():
+        raise IngestError(f"{shown}: not a plain file name (no folders, '..', leading dot or surrounding "
+                          f"spaces); rename the file{hint}")
+    bad = sorted({f"U+{ord(c):04X}" for c in name if _bad_char(c)})
+    if bad:
+        raise IngestError(f"{shown}: the name holds characters that are not allowed in report file names "
+                          f"({', '.join(bad[:5])}: controls, bidi or zero-width marks, line separators, or "
+                          f"one of {''.join(sorted(_FORBIDDEN))}); rename the file{hint}")
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise IngestError(f"{name[:20]}…: the name is {size} bytes in UTF-8 ({len(name)} characters); the "
+                          f"limit is {MAX_NAME_BYTES} bytes (about {MAX_NAME_BYTES // 3} Chinese characters); "
+                          f"shorten it{hint}")
+    if PurePath(name).suffix.lower() not in INGEST_SUFFIXES:
+        raise IngestError(f"{name}: only .txt (UTF-8 or GB18030/GBK) and .docx files can be ingested")
+    return name
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.1f} KB" if n >= 1000 else f"{n} bytes"
+
+
+def too_big(name: str, size: int, max_bytes: int, what: str = "") -> IngestTooLarge:
+    return IngestTooLarge(
+        f"{name}: {what}{_size(size)} is over the {_size(max_bytes)} limit for one report file "
+        "(setting RAG_INGEST_MAX_BYTES); split it or raise the limit")
+
+
+# -- .docx ----------------------------------------------------------------------------------------------
+
+
+def _unreadable(name: str, why: object) -> IngestError:
+    return IngestError(f"{name}: not a readable .docx file ({why}); save it again from Word or WPS, or as "
+                       "UTF-8 text")
+
+
+def _main_part(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    """The main document part, as the package relationships name it (usually word/document.xml)."""
+    target = "word/document.xml"
+    try:
+        rels = archive.getinfo("_rels/.rels")
+        if rels.file_size <= 1_000_000:
+            parser = expat.ParserCreate(namespace_separator=" ")
+            found: list[str] = []
+
+            def start(tag: str, attrs: dict[str, str]) -> None:
+                if tag.endswith("Relationship") and attrs.get("Type", "").endswith(_REL_DOC):
+                    found.append(attrs.get("Target", ""))
+
+            parser.StartElementHandler = start
+            parser.StartDoctypeDeclHandler = _no_doctype
+            parser.Parse(archive.read(rels), True)
+            if found and found[0]:
+                target = found[0].lstrip("/")
+    except (KeyError, expat.ExpatError, zipfile.BadZipFile, ValueError):
+        pass  # fall back to the usual name; a missing part is reported below
+    try:
+        return archive.getinfo(target)
+    except KeyError:
+        raise _unreadable(name, f"no main document part {target}") from None
+
+
+def _no_doctype(*_args: object) -> None:
+    # OOXML parts never have a DTD; refusing one rules out entity expansion ("billion laughs") at the root.
+    raise ValueError("the XML declares a DTD")
+
+
+class _TextCollector:
+    """expat handlers that keep paragraph text (w:t, w:tab, w:br) in document order; a table row becomes
+    one line with its cells separated by tabs."""
+
+    def __init__(self, name: str, max_bytes: int):
+        self.name, self.max_bytes = name, max_bytes
+        self.lines: list[str] = []
+        self.size = 0  # UTF-8 bytes of text collected
+        self.elements = 0
+        self._para: list[str] = []
+        self._in_text = 0
+        self._tables = 0  # nesting depth of w:tbl
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+
+    def start(self, tag: str, _attrs: object) -> None:
+        self.elements += 1
+        if self.elements > DOCX_MAX_ELEMENTS:
+            raise IngestTooLarge(f"{self.name}: the document has more than {DOCX_MAX_ELEMENTS:,} XML elements; "
+                                 "split it or save it as UTF-8 text")
+        ns, _, local = tag.rpartition(" ")
+        if ns != _W:
+            return
+        if local == "t":
+            self._in_text += 1
+        elif local == "tab":
+            self._add("\t")
+        elif local in ("br", "cr"):
+            self._add("\n")
+        elif local == "tbl":
+            self._tables += 1
+        elif local == "tr" and self._tables == 1:
+            self._row = []
+        elif local == "tc" and self._tables == 1:
+            self._cell = []
+
+    def end(self, tag: str) -> None:
+        ns, _, local = tag.rpartition(" ")
+        if ns != _W:
+            return
+        if local == "t":
+            self._in_text -= 1
+        elif local == "p":
+            text = "".join(self._para)
+            self._para = []
+            if self._cell is not None:
+                self._cell.append(text)
+            elif self._tables == 0:
+                self.lines.append(text)
+        elif local == "tc" and self._tables == 1 and self._cell is not None and self._row is not None:
+            self._row.append(" ".join(t for t in self._cell if t))
+            self._cell = None
+        elif local == "tr" and self._tables == 1 and self._row is not None:
+            self.lines.append("\t".join(self._row))
+            self._row = None
+        elif local == "tbl":
+            self._tables -= 1
+
+    def chars(self, data: str) -> None:
+        if self._in_text:
+            self._add(data)
+
+    def _add(self, text: str) -> None:
+        self.size += len(text.encode("utf-8"))
+        if self.size > self.max_bytes:
+            raise too_big(self.name, self.size, self.max_bytes, "the text inside is over ")
+        self._para.append(text)
+
+
+def docx_text(data: bytes, name: str, max_bytes: int) -> str:
+    """The text of a .docx: body paragraphs one per line, table rows one per line (cells tab-separated),
+    in document order. Raises IngestTooLarge when the XML read or the text passes ``max_bytes`` (or the
+    archive looks like a bomb), IngestError when it is not a readable .docx."""
+    try:
+        archive = zipfile.ZipFile(BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise _unreadable(name, exc) from exc
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > DOCX_MAX_ENTRIES:
+            raise IngestTooLarge(f"{name}: the .docx holds {len(entries):,} parts (limit {DOCX_MAX_ENTRIES:,}); "
+                                 "save it again from Word or WPS, or as UTF-8 text")
+        part = _main_part(archive, name)
+        if part.file_size > max_bytes:
+            raise too_big(name, part.file_size, max_bytes, "its document XML unpacks to ")
+        if part.file_size > DOCX_RATIO_FLOOR and part.file_size > DOCX_MAX_RATIO * max(part.compress_size, 1):
+            raise IngestTooLarge(f"{name}: its document XML unpacks {part.file_size // max(part.compress_size, 1)}× "
+                                 f"(limit {DOCX_MAX_RATIO}×), which no real report does; save it again from "
+                                 "Word or WPS, or as UTF-8 text")
+        collector = _TextCollector(name, max_bytes)
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.StartElementHandler = collector.start
+        parser.EndElementHandler = collector.end
+        parser.CharacterDataHandler = collector.chars
+        parser.StartDoctypeDeclHandler = _no_doctype
+        parser.EntityDeclHandler = _no_doctype
+        parser.buffer_text = True
+        read = 0
+        try:
+            with archive.open(part) as stream:
+                while chunk := stream.read(_READ_CHUNK):
+                    read += len(chunk)
+                    if read > max_bytes:  # the declared size lied
+                        raise too_big(name, read, max_bytes, "its document XML unpacks to over ")
+                    parser.Parse(chunk, False)
+                parser.Parse(b"", True)
+        except expat.ExpatError as exc:
+            raise IngestError(f"{name}: the document XML is malformed (line {exc.lineno}, column "
+                              f"{exc.offset}: {expat.ErrorString(exc.code)}); save it again from Word or "
+                              "WPS, or as UTF-8 text") from None
+        except ValueError as exc:
+            raise _unreadable(name, exc) from None
+        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+            raise _unreadable(name, exc) from None
+    return "\n".join(collector.lines) + "\n"
