@@ -42,6 +42,11 @@ class Runtime:
     rebuild_service: ServiceFactory | None = None
     version: str | None = None  # the library version the service was loaded from (None: data_dir)
     swap_lock: threading.Lock = field(default_factory=threading.Lock)
+    search_slots: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        # GET /v1/search embeds the query and scores every chunk: bounded like the LLM queue.
+        self.search_slots = threading.BoundedSemaphore(self.settings.search_concurrency)
 
     @property
     def ready(self) -> bool:

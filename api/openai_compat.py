@@ -28,9 +28,11 @@ from api.errors import ApiError
 from api.metrics import Metrics
 from api.schemas import (
     ERROR_RESPONSES,
+    MAX_CONVERSATION_CHARS,
     MAX_HISTORY_TURNS,
     TURN_MAX_CHARS,
     AskRequest,
+    conversation_chars,
     ChatChoice,
     ChatChunkChoice,
     ChatCompletion,
@@ -66,12 +68,15 @@ def to_ask_request(req: ChatCompletionRequest) -> AskRequest:
     if not turns or turns[-1].role != "user":
         raise ApiError(422, "invalid_request", "messages: the last user/assistant message must be the "
                        "user's question")
-    # Earlier turns longer than a Turn allows are cut rather than refused: chat clients resend whole
-    # conversations and cannot be told to shorten them.
+    # Earlier turns longer than a Turn allows are cut, and the oldest dropped until the conversation fits,
+    # rather than refused: chat clients resend whole conversations and cannot be told to shorten them.
     history = [Turn(role=m.role, content=m.text()[:TURN_MAX_CHARS]) for m in turns[:-1]
                if m.text().strip()][-MAX_HISTORY_TURNS:]
+    question = turns[-1].text()
+    while history and conversation_chars(question.strip(), history) > MAX_CONVERSATION_CHARS:
+        history.pop(0)
     mode = "extractive" if req.model == EXTRACTIVE_MODEL_ID else "llm"
-    payload = {"question": turns[-1].text(), "history": [t.model_dump() for t in history], "mode": mode,
+    payload = {"question": question, "history": [t.model_dump() for t in history], "mode": mode,
                "k": req.k, "filters": req.filters.model_dump() if req.filters else None}
     # Validated like /v1/ask, so an empty or over-long question gets the same readable 422.
     try:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from rag.answer_models import AnswerMode, Citation, Turn
 from rag.retrieve import Filters, Hit
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
+# Question and history together: what a follow-up needs is the last few turns. A cap on the total (not only
+# per turn) bounds every text step of a request: 20 turns of 20,000 characters used to be accepted.
+MAX_CONVERSATION_CHARS = 24_000
 MAX_K = 50
 TURN_MAX_CHARS = next(m.max_length for m in Turn.model_fields["content"].metadata if hasattr(m, "max_length"))
 
@@ -63,12 +66,26 @@ class AskRequest(BaseModel):
 
     question: Question = Field(description=f"1–{MAX_QUESTION_CHARS} characters after trimming.")
     history: list[ApiTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
-                                description=f"Earlier turns, oldest first (at most {MAX_HISTORY_TURNS}).")
+                                description=f"Earlier turns, oldest first (at most {MAX_HISTORY_TURNS}; with "
+                                f"the question at most {MAX_CONVERSATION_CHARS} characters).")
     mode: AnswerMode = Field("llm", description="llm: the model writes a cited answer; extractive: quotes "
                                                 "only, no model.")
     k: int | None = Field(None, ge=1, le=MAX_K, strict=True,
                           description="Passages to retrieve (default: the service's).")
     filters: ApiFilters | None = None
+
+    @model_validator(mode="after")
+    def _conversation_size(self) -> AskRequest:
+        total = conversation_chars(self.question, self.history)
+        if total > MAX_CONVERSATION_CHARS:
+            raise ValueError(f"the question and its history hold {total} characters together; the limit is "
+                             f"{MAX_CONVERSATION_CHARS}: send fewer or shorter earlier turns (the latest "
+                             "matter most)")
+        return self
+
+
+def conversation_chars(question: str, history: list[ApiTurn] | list[Turn]) -> int:
+    return len(question) + sum(len(t.content) for t in history)
 
 
 # ------------------------------------------------------------------------------------------- search

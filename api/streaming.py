@@ -40,15 +40,17 @@ async def start_streamed_answer(worker: LLMWorker, service: AnswerService,
     ``AnswerService.stream`` retrieves and selects evidence (no LLM; follow-ups are rewritten by rules)
     before its first yield. That first step runs in the thread pool; the suspended generator then goes to
     the LLM worker, which resumes it for the tokens and the answer (one thread at a time, never two).
-    A full queue still refuses (503) before anything is sent.
+    The place in the queue is reserved first, so a full queue refuses (503) before retrieval runs.
     """
+    reservation = worker.reserve()  # a full queue refuses (503) before retrieval costs anything
     cancel = threading.Event()
     events = service.stream(req.question, history=req.history, mode=req.mode, k=req.k,
                             filters=req.filters, cancel=cancel)
     try:
         first = await run_in_threadpool(next, events, None)
-        job = worker.submit(lambda _cancel: events, cancel=cancel)
+        job = worker.submit(lambda _cancel: events, cancel=cancel, reservation=reservation)
     except BaseException:
+        reservation.release()  # no effect once submitted
         events.close()
         raise
     if first is not None and not isinstance(first, EvidenceEvent):

@@ -71,10 +71,33 @@ class Job:
             yield item
 
 
+class Reservation:
+    """A place in the queue, taken before a job's preparation (retrieval) starts, so a question that
+    would be refused (503) is refused before it costs anything. ``LLMWorker.submit`` consumes it;
+    ``release()`` gives it back if the job is never submitted."""
+
+    def __init__(self, worker: LLMWorker):
+        self._worker: LLMWorker | None = worker
+
+    def release(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker._release()
+
+    def _consume(self, worker: LLMWorker) -> bool:
+        if self._worker is not worker:
+            return False
+        self._worker = None
+        return True
+
+
 class LLMWorker:
     def __init__(self, queue_size: int, name: str = "llm-worker"):
         self.queue_size = queue_size
-        self._queue: queue.Queue[Job] = queue.Queue(maxsize=queue_size)
+        # Capacity is counted under _lock: jobs in the queue plus places reserved for jobs being prepared.
+        self._queue: queue.Queue[Job] = queue.Queue()
+        self._lock = threading.Lock()
+        self._reserved = 0
         self._stop = threading.Event()
         self._current: Job | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -106,19 +129,41 @@ class LLMWorker:
         """Seconds until a slot is likely free: about one job's time (the running one must finish)."""
         return max(1, min(300, math.ceil(self._avg_job_s)))
 
-    def submit(self, fn: JobFn, cancel: threading.Event | None = None) -> Job:
-        """Queue ``fn(cancel_event) -> iterator``; raises ServiceBusy (503) when the queue is full.
+    def _admit(self) -> None:
+        """Count one more waiting job, or raise ServiceBusy (503). Call with ``_lock`` held."""
+        if self._stop.is_set():
+            raise ServiceBusy(retry_after=5, depth=self.depth)
+        if self._queue.qsize() + self._reserved >= self.queue_size:
+            self.jobs_total["rejected"] += 1
+            raise ServiceBusy(retry_after=self.retry_after(), depth=self.depth)
+
+    def reserve(self) -> Reservation:
+        """A place in the queue for a job still being prepared; raises ServiceBusy when there is none."""
+        with self._lock:
+            self._admit()
+            self._reserved += 1
+        return Reservation(self)
+
+    def _release(self) -> None:
+        with self._lock:
+            self._reserved -= 1
+
+    def submit(self, fn: JobFn, cancel: threading.Event | None = None,
+               reservation: Reservation | None = None) -> Job:
+        """Queue ``fn(cancel_event) -> iterator``; raises ServiceBusy (503) when the queue is full, unless
+        ``reservation`` holds a place taken earlier (``reserve``).
 
         ``cancel``: the event the job's work already watches, if it was created beforehand.
         """
-        if self._stop.is_set():
-            raise ServiceBusy(retry_after=5, depth=self.depth)
         job = Job(fn, asyncio.get_running_loop(), cancel)
-        try:
+        with self._lock:
+            if reservation is not None and reservation._consume(self):
+                self._reserved -= 1
+                if self._stop.is_set():
+                    raise ServiceBusy(retry_after=5, depth=self.depth)
+            else:
+                self._admit()
             self._queue.put_nowait(job)
-        except queue.Full:
-            self.jobs_total["rejected"] += 1
-            raise ServiceBusy(retry_after=self.retry_after(), depth=self.depth) from None
         return job
 
     def _run(self) -> None:

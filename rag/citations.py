@@ -87,7 +87,9 @@ _LABEL = (
     r"(?:来源|出处|证据|材料|资料|报告|参考|引用|引文|依据|文档|文献|段落|片段|原文|参见|见|"
     r"passage|source|ref|doc|evidence|context|[#＃^])"
 )
-_LABELS = rf"(?:{_LABEL}\s*[:：]?\s*)*"
+# One optional colon between two runs of spaces, written so the spaces have a single way to match
+# (``\s*[:：]?\s*`` splits a run of spaces between its two halves in n ways: exponential when repeated).
+_LABELS = rf"(?:{_LABEL}(?:\s*[:：])?\s*)*"
 _ITEM = rf"{_LABELS}(?:第\s*)?{_MARKER_NUM}(?:\s*[-－–—~～至到]\s*{_MARKER_NUM})?(?:\s*[段条篇号])?"
 _LIST = rf"{_ITEM}(?:\s*(?:[,，、;；/／&]|和|及|与)\s*{_ITEM})*"
 _SQUARE = rf"[\[［【〔〖]\s*{_LIST}\s*[\]］】〕〗]"
@@ -97,14 +99,17 @@ _LABELLED_PAREN = rf"[(（]\s*(?={_LABEL}){_LIST}\s*[)）]"
 _TERMINATORS = "。！？；!?;"
 _BARE_PAREN_END = rf"[(（]\s*{_LIST}\s*[)）](?=\s*[{_TERMINATORS}]*\s*$)"
 
-_MARKER_RE = re.compile(rf"\s*(?:{_SQUARE}|{_LABELLED_PAREN}|{_BARE_PAREN_END})", re.IGNORECASE)
+# Every pattern here is linear on adversarial text (tests/test_text_linear.py): a run of spaces (or digits)
+# that a pattern may start with is tried from its first character only — ``(?<!\s)\s*`` — otherwise a
+# search restarts inside the run at every position and costs n² on a long run that does not match.
+_MARKER_RE = re.compile(rf"(?<!\s)\s*(?:{_SQUARE}|{_LABELLED_PAREN}|{_BARE_PAREN_END})", re.IGNORECASE)
 _LIST_IN_MARKER_RE = re.compile(rf"({_MARKER_NUM})(?:\s*[-－–—~～至到]\s*({_MARKER_NUM}))?")
 # What is left of 「来源：[1]」 once the marker is gone, and brackets emptied by it.
 _MARKER_RESIDUE_RE = re.compile(
-    r"[(（\[［【]?\s*(?:来源|出处|参考|引用|依据)\s*[:：]\s*[)）\]］】]?(?=\s*[。！？；!?;]*\s*$)"
+    r"(?:[(（\[［【]|(?<!\s))\s*(?:来源|出处|参考|引用|依据)\s*[:：]\s*[)）\]］】]?(?=[\s。！？；!?;]*$)"
 )
 _EMPTY_BRACKETS_RE = re.compile(r"[\[［【〔(（]\s*[\]］】〕)）]")
-_SPACE_BEFORE_PUNCT_RE = re.compile(r"[ \t\u3000]+(?=[，。！？；：、,!?;:)）”’」』])")
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"(?<![ \t\u3000])[ \t\u3000]+(?=[，。！？；：、,!?;:)）”’」』])")
 _MULTI_SPACE_RE = re.compile(r"[ \t\u3000]{2,}")
 
 
@@ -155,7 +160,8 @@ def parse_markers(sentence: str) -> tuple[str, list[int]]:
 # While scanning for a full stop, markers are skipped whole, so 「[1；2]」 is not cut in two.
 _SCAN_RE = re.compile(rf"(?P<marker>{_SQUARE}|{_LABELLED_PAREN})|(?P<stop>[{_TERMINATORS}])", re.IGNORECASE)
 # What still belongs to a sentence after its full stop: more stops, closing quotes, markers.
-_TAIL_RE = re.compile(rf"(?:[{_TERMINATORS}”’」』》]|\s*{_SQUARE}|\s*{_LABELLED_PAREN})+", re.IGNORECASE)
+_TAIL_RE = re.compile(rf"(?:[{_TERMINATORS}”’」』》]|(?<!\s)\s*{_SQUARE}|(?<!\s)\s*{_LABELLED_PAREN})+",
+                      re.IGNORECASE)
 _CONTENT_CHAR_RE = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ\u3400-\u4dbf\u4e00-\u9fff]")
 
 
@@ -231,9 +237,9 @@ _NUMBER_RE = re.compile(
     r"|(?P<yp>(?<![\d.])(?P<yp_y>\d{4})\s*年度?\s*(?P<yp_p>上半年|下半年|前三季度|第?[一二三四1-4]季度))"
     r"|(?P<md>(?<![\d.])(?P<md_m>\d{1,2})\s*月份?\s*(?P<md_d>\d{1,2})\s*[日号])"
     rf"|(?P<pct>百分之(?P<pct_v>\d+(?:\.\d+)?|{_CN_PCT}))"
-    r"|(?P<q>(?P<q_pre>前)?第?\s*(?P<q_n>[一二三四1-4])\s*季度)"
+    r"|(?P<q>(?P<q_pre>前)?第?(?<!\s)\s*(?P<q_n>[一二三四1-4])\s*季度)"
     rf"|(?P<ar>(?<![\d.])(?P<ar_v>{_AR_NUM})\s*[余多]?(?P<ar_m>{_MAG_RE})?[余多]?\s*(?P<ar_u>{_UNIT_RE})?)"
-    rf"|(?P<cn>(?P<cn_ord>第)?(?P<cn_v>[{_CN_NUM_CHARS}]+)[余多]?(?P<cn_u>{_UNIT_RE}))"
+    rf"|(?P<cn>(?P<cn_ord>第)?(?<![{_CN_NUM_CHARS}])(?P<cn_v>[{_CN_NUM_CHARS}]+)[余多]?(?P<cn_u>{_UNIT_RE}))"
 )
 _CN_DIGIT_RE = re.compile("[零〇一二两三四五六七八九十]")
 _RANGE_GAP_RE = re.compile(r"^\s*[-－–—~～至到]\s*$")
@@ -241,7 +247,7 @@ _PERIODS = ("上半年", "下半年")
 
 # List numbering at the start of a sentence: 「1.」 「2、」 「(1)」 「①」 「一、」 「(一)」 「- 」 「**1.**」.
 _LIST_PREFIX_RE = re.compile(
-    r"^\s*(?:[-*•·+>#]+\s*)*"
+    r"^\s*(?:[-*•·+>#]\s*)*"
     r"(?:[(（]\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[)）]"
     r"|\d{1,2}\s*(?:[、)）]|\.(?!\d)|\.(?=(?:19|20)\d{2}年))"
     r"|[一二三四五六七八九十]{1,3}\s*[、.]"

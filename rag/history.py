@@ -16,10 +16,19 @@ from rag.question import read_question
 _PERIOD_RE = re.compile(r"(?:20\d{2}\s*年)?(?:上半年|下半年|全年|[一二三四]季度|第[一二三四]季度)|"
                         r"20\d{2}\s*年(?:度)?|明年|今年|去年")
 _LEAD_RE = re.compile(r"^(?:那么|那|还有|另外|此外|同样|再问一下|再问|请问|那请问)[，,、\s]*")
-_TAIL_RE = re.compile(r"(?:的情况|情况|方面)?(?:呢|吗|怎么样|如何)?[？?。！!\s]*$")
+_TAIL_PUNCT = "？?。！! \t\n\r\u3000"
 _PRONOUN_RE = re.compile(r"他们|它们|他|它|该局|该单位|该部门|该[镇县区市]|这个单位|这个部门|这家单位|其")
 _FOLLOW_UP_RE = re.compile(r"^(?:那么|那|还有|另外|此外|同样|其中)|呢[？?]?\s*$|他们|它们|该局|该单位|该部门")
 SHORT_QUESTION = 10  # characters: shorter questions without a body of their own lean on the context
+
+
+def _strip_tail(text: str) -> str:
+    r"""Without the closing 「…的情况呢？」: end punctuation, then one particle, then one 「情况/方面」.
+    (Written as code, not ``…[？?\s]*$``: that pattern restarts at every space of a long run.)"""
+    text = text.rstrip(_TAIL_PUNCT)
+    for words in (("呢", "吗", "怎么样", "如何"), ("的情况", "情况", "方面")):
+        text = next((text[: -len(w)] for w in words if text.endswith(w)), text)
+    return text
 
 
 def _is_follow_up(question: str) -> bool:
@@ -33,7 +42,7 @@ def _rewrite_one(question: str, previous: str) -> str:
     q = question.strip()
     if not previous or not _is_follow_up(q):
         return q
-    core = _TAIL_RE.sub("", _LEAD_RE.sub("", q)).strip()
+    core = _strip_tail(_LEAD_RE.sub("", q)).strip()
     prev_facts = read_question(previous)
     subject = prev_facts.bodies[0].text if prev_facts.bodies else ""
     q_period = _PERIOD_RE.search(core)

@@ -25,7 +25,8 @@ _ACROSS_RE = re.compile(
 # An enumeration inside one report: 「哪几方面」「哪四个‘超前’」「‘四个强化’是什么」「包括哪些」.
 _ENUM_RE = re.compile(
     r"哪几|哪些方面|哪[“‘\"']?[一二三四五六七八九十两\d]+[个项大条种方类]|几个方面|几方面|包括哪些|有哪些|"
-    r"[一二三四五六七八九十两\d]+(?:个|大|项|条|种)[^，。？?]{0,8}(?:是什么|指什么|包括什么|具体指|分别是)"
+    r"(?<![一二三四五六七八九十两\d])[一二三四五六七八九十两\d]+(?:个|大|项|条|种)[^，。？?]{0,8}"
+    r"(?:是什么|指什么|包括什么|具体指|分别是)"
 )
 # A government body named in the question: a run of name characters ending in an organ suffix, starting
 # after punctuation, a particle or a year. Lazy, so 「县水利局上半年」 yields 「县水利局」.
@@ -70,7 +71,8 @@ _ASKED_UNIT_RE = re.compile(rf"{_HOW_MANY}(人次|平方米|立方米|公里|千
 # The measure word itself, classifiers included (「多少套」 → 套): what a withheld amount is counted in.
 _ASKED_MEASURE_RE = re.compile(rf"{_HOW_MANY}([\u4e00-\u9fff])")
 # A number withheld in the source: 「共征收水资源费XX万元」「由xxx元/人·月提高至…」.
-_WITHHELD = r"(?:XX|xx|ＸＸ|X{3,}|x{3,})\s*(?:万|亿|千)?"
+# Each run of X is tried from its first letter only (linear on 「XXXX…」).
+_WITHHELD = r"(?:(?<!X)XX|(?<!x)xx|(?<!Ｘ)ＸＸ|(?<!X)X{3,}|(?<!x)x{3,})\s*(?:万|亿|千)?"
 _REDACTED_RE = re.compile(rf"{_WITHHELD}(?:元|人次|人|个|亩|吨|家|户|%|件|次|项|公里|平方米|千瓦)")
 
 

@@ -60,10 +60,13 @@ def _bad_char(c: str) -> bool:
 def clean_name(name: str) -> str:
     """The name with bad characters removed (a suggestion for the user, never applied silently)."""
     cleaned = "".join(c for c in name if not _bad_char(c)).strip().lstrip(".")
-    while len(cleaned.encode("utf-8")) > MAX_NAME_BYTES:
-        stem, suffix = PurePath(cleaned).stem, PurePath(cleaned).suffix
-        cleaned = stem[:-1] + suffix
-    return cleaned
+    if len(cleaned.encode("utf-8")) <= MAX_NAME_BYTES:
+        return cleaned
+    suffix = PurePath(cleaned).suffix
+    suffix = suffix if len(suffix) <= 10 else ""
+    budget = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    stem = cleaned[: len(cleaned) - len(suffix)].encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return stem + suffix
 
 
 def check_name(name: str) -> str:

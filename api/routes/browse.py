@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import CorpusDep, RetrieverDep, require_api_key
+from api.deps import CorpusDep, RetrieverDep, RuntimeDep, require_api_key
 from api.errors import ApiError
 from api.schemas import (
     ERROR_RESPONSES,
@@ -42,6 +42,7 @@ Level = Annotated[str | None, Query(max_length=10, description="市/区/县/乡/
 
 @router.get("/search", response_model=SearchResponse, summary="Hybrid search (BM25 + dense) over the reports")
 def search(
+    runtime: RuntimeDep,
     retriever: RetrieverDep,
     q: Annotated[Question, Query(description="The query, 1–2000 characters.", examples=[EXAMPLE_QUESTION])],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
@@ -50,8 +51,14 @@ def search(
     report_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SearchResponse:
     filters = Filters(period=period, kind=kind, body=body, level=level, report_id=report_id)
-    t0 = time.perf_counter()
-    hits = retriever.search(q, k=k, filters=filters, mode=mode)
+    if not runtime.search_slots.acquire(blocking=False):
+        raise ApiError(503, "busy", f"{runtime.settings.search_concurrency} searches are running; retry in a "
+                       "second", headers={"Retry-After": "1"})
+    try:
+        t0 = time.perf_counter()
+        hits = retriever.search(q, k=k, filters=filters, mode=mode)
+    finally:
+        runtime.search_slots.release()
     return SearchResponse(query=q, k=k, took_ms=round((time.perf_counter() - t0) * 1000, 1), hits=hits)
 
 

@@ -3,6 +3,7 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const MAX_HISTORY_TURNS = 20;
+const MAX_CONVERSATION_CHARS = 24000; // question + history, as api/schemas.py
 
 const state = {
   ready: false,
@@ -148,7 +149,12 @@ function historyBefore(index) {
     if (ex.answer == null) continue;
     turns.push({ role: "user", content: ex.question }, { role: "assistant", content: ex.answer });
   }
-  return turns.slice(-MAX_HISTORY_TURNS);
+  const kept = turns.slice(-MAX_HISTORY_TURNS);
+  // The API caps question + history at MAX_CONVERSATION_CHARS: drop the oldest turns until it fits.
+  let total = state.exchanges[index] ? state.exchanges[index].question.length : 0;
+  total += kept.reduce((n, t) => n + t.content.length, 0);
+  while (kept.length && total > MAX_CONVERSATION_CHARS) total -= kept.shift().content.length;
+  return kept;
 }
 
 // Answer text with [n] markers turned into clickable citation chips, and the model's **bold** shown as bold

@@ -62,6 +62,9 @@ _SUPERIOR_RE = re.compile(rf"在({_UNIT_ALT})(?:委|D委|党委|D工委|党工�
 _ZONE_RE = re.compile(r"(?:开发|高新|经开|园|新|工业|保税|自贸|示范|试验|景)区$")
 
 
+MAX_BODY_CHARS = 60
+
+
 def report_kind(title: str) -> ReportKind | None:
     words = _KIND_RE.findall(title)
     summary = any(w in SUMMARY_WORDS for w in words)
@@ -120,7 +123,8 @@ def body_from_title(title: str) -> str | None:
     else:
         body = prefix
         # Longest head that ends like an organisation and leaves a real topic (3+ chars, no other organ).
-        for end in range(len(prefix) - 1, 0, -1):
+        # No body's name is longer than MAX_BODY_CHARS: bounding the heads keeps a long line linear.
+        for end in range(min(len(prefix) - 1, MAX_BODY_CHARS), 0, -1):
             head, rest = prefix[:end], prefix[end:]
             if head.endswith(_ORG_SUFFIXES) and len(rest) >= 3 and not _STRONG_SUFFIX_RE.search(rest):
                 body = head

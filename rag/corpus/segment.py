@@ -34,7 +34,8 @@ TITLE_MAX_CHARS = 80
 _SENTENCE_PUNCT_RE = re.compile(r"[。！？；，：,;!?]|:(?!\d)")
 # A table-of-contents line: 「1.」 alone, a title with a tab/leader and page number, or 「1.title」.
 _TOC_NUMBER_ONLY_RE = re.compile(r"^\d{1,3}\s*[.、．]?$")
-_TOC_PAGE_RE = re.compile(r"(?:\t+|[ \u3000]{2,}|[.…·]{2,}\s*)(\d{1,4})$")
+# Each run (tabs, spaces, leader dots) is tried from its start only: linear on a long run of spaces.
+_TOC_PAGE_RE = re.compile(r"(?:(?<!\t)\t+|(?<![ \u3000])[ \u3000]{2,}|(?<![.…·])[.…·]{2,}\s*)(\d{1,4})$")
 _TOC_NUMBERED_RE = re.compile(r"^(\d{1,3})\s*[.、．]\s*(.+)$")
 _GLUED_PAGE_RE = re.compile(r"(?<=[\u4e00-\u9fff）)])(\d{1,4})$")
 
