@@ -25,6 +25,7 @@ from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.routes import answers, browse, library, ops
+from api.schemas import SSE_EVENT_MODELS
 from api.security import GuardMiddleware
 from api.worker import LLMWorker
 from rag import __version__
@@ -72,6 +73,40 @@ def _watch_library(runtime: Runtime, stop: threading.Event) -> None:
             log.error("loading the new corpus version failed: %s", exc)
 
 
+def _finish_openapi(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document describes the service as configured: without an API key no operation asks
+    for one (and none answers 401); and the SSE event schemas (api.schemas.SSE_EVENT_MODELS) are added to
+    the components — the stream's 200 response names them, but no route returns them as a model."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            spec = generate()
+            if not settings.api_key:
+                spec.get("components", {}).pop("securitySchemes", None)
+                for operations in spec["paths"].values():
+                    for operation in operations.values():
+                        operation.pop("security", None)
+                        operation.get("responses", {}).pop("401", None)
+            for operations in spec["paths"].values():
+                for operation in operations.values():
+                    for response in operation.get("responses", {}).values():
+                        # FastAPI gives a streaming route's body {type: string} and merges the documented
+                        # event schema into it; an event is an object, so the merged type must go.
+                        stream = response.get("content", {}).get("text/event-stream", {}).get("schema", {})
+                        if len(stream) > 1:
+                            stream.pop("type", None)
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            for model in SSE_EVENT_MODELS.values():
+                doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, sub in doc.pop("$defs", {}).items():
+                    schemas.setdefault(name, sub)
+                schemas.setdefault(model.__name__, doc)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, service: AnswerService | None = None,
                rebuild_service: ServiceFactory | None = None, watch_library: bool | None = None) -> FastAPI:
     """The app. ``service``: an already loaded AnswerService (tests); otherwise one is loaded at start.
@@ -117,6 +152,7 @@ def create_app(settings: Settings | None = None, service: AnswerService | None =
     app = FastAPIOffline(title="govreport-rag", version=__version__, lifespan=lifespan,
                          description=DESCRIPTION)
     app.state.runtime = runtime
+    _finish_openapi(app, settings)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(answers.router)

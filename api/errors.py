@@ -101,6 +101,17 @@ def readable_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list[
     return sentence or "invalid request", details
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -133,7 +144,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}"
+            allowed = _allowed_methods(request)
+            message = f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}"
+            # Starlette's Allow names only the first route that matched the path; a path served by
+            # several routes (GET and DELETE /v1/reports/{id}) must list them all.
+            return error_response(405, "method_not_allowed", message, headers={"Allow": ", ".join(allowed)})
         return error_response(exc.status_code, kinds.get(exc.status_code, "http_error"), message,
                               headers=getattr(exc, "headers", None))
 

@@ -27,7 +27,9 @@ from api.deps import MetricsDep, ServiceDep, WorkerDep, require_api_key
 from api.errors import ApiError
 from api.metrics import Metrics
 from api.schemas import (
+    CHAT_STREAM_EVENT,
     ERROR_RESPONSES,
+    error_responses,
     MAX_CONVERSATION_CHARS,
     MAX_HISTORY_TURNS,
     TURN_MAX_CHARS,
@@ -124,6 +126,9 @@ def list_models() -> ModelList:
     "/chat/completions",
     response_model=ChatCompletion,
     summary="OpenAI-compatible chat completion (stream true/false)",
+    responses={200: {"description": "The completion; with `stream: true`, `text/event-stream` of chunks.",
+                     "content": {"text/event-stream": {"schema": CHAT_STREAM_EVENT}}},
+               **error_responses(403, 413, 422, 503)},
     description="The `openai` client works unchanged (`base_url=http://127.0.0.1:8000/v1`). With "
                 "`stream: true` the reply is `text/event-stream` of `chat.completion.chunk` objects ending "
                 "with `data: [DONE]`; the last chunk carries `citations`.",

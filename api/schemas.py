@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from rag.answer_models import AnswerMode, Citation, Turn
+from rag.answer_models import AnswerEvent, AnswerMode, Citation, EvidenceEvent, TokenEvent, Turn
 from rag.retrieve import Filters, Hit
 
 MAX_QUESTION_CHARS = 2000
@@ -39,7 +39,10 @@ def _check_question(value: str) -> str:
     return value
 
 
-Question = Annotated[str, AfterValidator(_check_question)]
+# The schema says what the validator checks, so generated clients (and fuzzers) send valid questions:
+# at least one non-space character (the length limit applies after trimming, so it is not in the schema).
+Question = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S"),
+                     AfterValidator(_check_question)]
 
 
 class ApiTurn(Turn):
@@ -215,7 +218,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessageIn] = Field(min_length=1, description="The last message must be the user's "
                                                                      "question; earlier user/assistant "
                                                                      "turns are the history.")
-    stream: bool = False
+    stream: bool = Field(False, strict=True)
     k: int | None = Field(None, ge=1, le=MAX_K, strict=True, description="Extension: passages to retrieve.")
     filters: ApiFilters | None = Field(None, description="Extension: report metadata filters.")
 
@@ -299,9 +302,64 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "API key missing or wrong (only when a key is set)."},
-    413: {"model": ErrorResponse, "description": "Request body over the size limit."},
-    422: {"model": ErrorResponse, "description": "Malformed JSON or invalid fields; the message names them."},
-    503: {"model": ErrorResponse, "description": "Still loading, or the answer queue is full (Retry-After)."},
+_ERRORS: dict[int, str] = {
+    400: "Bad request.",
+    401: "API key missing or wrong (only when a key is set).",
+    403: "A write from another web site's page (Origin / Sec-Fetch-Site); use the service's own page or "
+         "RAG_ALLOWED_ORIGINS.",
+    404: "Unknown id; the message names it.",
+    409: "Conflict; the message says what to do (Retry-After when it is worth retrying).",
+    413: "Request body (or an uploaded file's content) over the size limit.",
+    421: "The Host header names another host (the service answers localhost / 127.0.0.1 when bound to "
+         "loopback; RAG_ALLOWED_HOSTS adds names).",
+    422: "Malformed JSON or invalid fields; the message names them.",
+    503: "Still loading, or busy (the answer queue or the search slots are full): Retry-After says when to "
+         "come back.",
 }
+
+
+def error_responses(*codes: int, non_json_route: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error statuses, each with the ErrorResponse JSON body. On a route whose success
+    is not JSON (SSE, plain text) the error body is still JSON, so it is given as content rather than as
+    a model (which FastAPI would list under the route's own media type)."""
+    if non_json_route:
+        json_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+        return {code: {"description": _ERRORS[code], "content": json_body} for code in codes}
+    return {code: {"model": ErrorResponse, "description": _ERRORS[code]} for code in codes}
+
+
+class ErrorEvent(BaseModel):
+    """`event: error` of a stream: the answer failed after the stream began (same body as an error)."""
+
+    error: ErrorDetail
+
+
+# The event types of `POST /v1/ask/stream`, for its OpenAPI entry; api/app.py adds these schemas to the
+# document's components (no route returns them as a model).
+SSE_EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "evidence": EvidenceEvent, "token": TokenEvent, "answer": AnswerEvent, "error": ErrorEvent}
+
+
+def sse_event_schema(events: dict[str, str | None]) -> dict[str, Any]:
+    """The schema of one Server-Sent Event (OpenAPI before 3.2 has a text/event-stream ``schema`` describe
+    each event: its ``event`` name and its ``data``, a JSON text described by ``contentSchema``)."""
+    variants = []
+    for name, component in events.items():
+        data: dict[str, Any] = {"type": "string"}
+        if component:
+            data |= {"contentMediaType": "application/json",
+                     "contentSchema": {"$ref": f"#/components/schemas/{component}"}}
+        variants.append({"type": "object", "required": ["data"],
+                         "properties": {"event": {"const": name}, "data": data,
+                                        "id": {"type": "string"}, "retry": {"type": "integer"}}})
+    return {"oneOf": variants} if len(variants) > 1 else variants[0]
+
+
+ASK_STREAM_EVENT = sse_event_schema({name: model.__name__ for name, model in SSE_EVENT_MODELS.items()})
+# OpenAI's stream: unnamed events ("message") whose data is a ChatCompletionChunk, or the text [DONE].
+CHAT_STREAM_EVENT = sse_event_schema({"message": None})
+
+# Every route behind the guard (api/security.py) can answer these.
+GUARDED = (401, 421)
+ERROR_RESPONSES = error_responses(*GUARDED)  # reads without a body
+WRITE_RESPONSES = error_responses(*GUARDED, 403, 413, 422)  # routes that take a body

@@ -83,6 +83,12 @@ class FileExists(IngestError):
     http_status = 409
 
 
+class LastReports(IngestError):
+    """A removal would leave the corpus empty (a conflict with the library's state, not bad input)."""
+
+    http_status = 409
+
+
 class LibraryBusy(RagError):
     """Another ingest or remove is writing the library; retry after ``retry_after`` seconds."""
 
@@ -565,7 +571,7 @@ class Library:
                 summary.reports_removed += len(gone)
                 summary.sections_removed += sum(r.n_sections for r in gone)
             if summary.reports_removed >= len(corpus.reports):
-                raise IngestError("that would remove every report; the service needs at least one. "
+                raise LastReports("that would remove every report; the service needs at least one. "
                                   "Ingest the new reports first, then remove the old ones")
             self._commit(folder, manifest, list(keep.values()), sorted(set(removed)), {}, summary)
         summary.seconds = round(time.perf_counter() - t0, 2)

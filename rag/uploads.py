@@ -42,7 +42,9 @@ _FORBIDDEN = set('/\\:*?"<>|')
 # what the name shows in a listing.
 _BAD_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 
-# .docx budgets, besides the XML and text limit (the per-file limit, ingest_max_bytes)
+# .docx budgets. The text must fit the per-file limit (ingest_max_bytes), like a .txt; its XML may be a few
+# times larger (markup around every run of text: 3–5× in Word's output).
+DOCX_XML_FACTOR = 4
 DOCX_MAX_ENTRIES = 2000  # a long report with images has a few hundred parts
 DOCX_MAX_RATIO = 100  # real document.xml compresses 5–30×; bombs 500× and more
 DOCX_RATIO_FLOOR = 1_000_000  # small parts may compress better than the ratio; they cost nothing
@@ -215,8 +217,9 @@ class _TextCollector:
 
 def docx_text(data: bytes, name: str, max_bytes: int) -> str:
     """The text of a .docx: body paragraphs one per line, table rows one per line (cells tab-separated),
-    in document order. Raises IngestTooLarge when the XML read or the text passes ``max_bytes`` (or the
-    archive looks like a bomb), IngestError when it is not a readable .docx."""
+    in document order. Raises IngestTooLarge when the text passes ``max_bytes`` or the XML read passes
+    ``DOCX_XML_FACTOR × max_bytes`` (or the archive looks like a bomb), IngestError when it is not a
+    readable .docx."""
     try:
         archive = zipfile.ZipFile(BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
@@ -227,8 +230,9 @@ def docx_text(data: bytes, name: str, max_bytes: int) -> str:
             raise IngestTooLarge(f"{name}: the .docx holds {len(entries):,} parts (limit {DOCX_MAX_ENTRIES:,}); "
                                  "save it again from Word or WPS, or as UTF-8 text")
         part = _main_part(archive, name)
-        if part.file_size > max_bytes:
-            raise too_big(name, part.file_size, max_bytes, "its document XML unpacks to ")
+        max_xml = DOCX_XML_FACTOR * max_bytes
+        if part.file_size > max_xml:
+            raise too_big(name, part.file_size, max_xml, "its document XML unpacks to ")
         if part.file_size > DOCX_RATIO_FLOOR and part.file_size > DOCX_MAX_RATIO * max(part.compress_size, 1):
             raise IngestTooLarge(f"{name}: its document XML unpacks {part.file_size // max(part.compress_size, 1)}× "
                                  f"(limit {DOCX_MAX_RATIO}×), which no real report does; save it again from "
@@ -246,8 +250,8 @@ def docx_text(data: bytes, name: str, max_bytes: int) -> str:
             with archive.open(part) as stream:
                 while chunk := stream.read(_READ_CHUNK):
                     read += len(chunk)
-                    if read > max_bytes:  # the declared size lied
-                        raise too_big(name, read, max_bytes, "its document XML unpacks to over ")
+                    if read > max_xml:  # the declared size lied
+                        raise too_big(name, read, max_xml, "its document XML unpacks to over ")
                     parser.Parse(chunk, False)
                 parser.Parse(b"", True)
         except expat.ExpatError as exc:

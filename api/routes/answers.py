@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.deps import MetricsDep, ServiceDep, WorkerDep, require_api_key
-from api.schemas import ERROR_RESPONSES, AskRequest
+from api.schemas import ASK_STREAM_EVENT, GUARDED, AskRequest, error_responses
 from api.streaming import (
     ClientGone,
     EventStreamResponse,
@@ -17,8 +17,7 @@ from api.streaming import (
 )
 from rag.answer_models import Answer
 
-router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_api_key)],
-                   responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_api_key)])
 
 _STREAM_DOC = """Server-Sent Events, in this order:
 
@@ -35,7 +34,8 @@ refused before the stream starts (503 with `Retry-After`). Closing the connectio
 
 
 @router.post("/ask", response_model=Answer, summary="Ask a question; get the cited, checked answer",
-             description="Blocks until the answer is complete (seconds on CPU). Disconnecting cancels it.")
+             description="Blocks until the answer is complete (seconds on CPU). Disconnecting cancels it.",
+             responses=error_responses(*GUARDED, 403, 413, 422, 503))
 async def ask(body: AskRequest, request: Request, service: ServiceDep, worker: WorkerDep,
               metrics: MetricsDep) -> Response | Answer:
     job = submit_answer(worker, service, body)
@@ -47,10 +47,16 @@ async def ask(body: AskRequest, request: Request, service: ServiceDep, worker: W
 
 @router.post("/ask/stream", summary="Ask a question; stream evidence, tokens and the answer (SSE)",
              description=_STREAM_DOC, response_class=EventStreamResponse, status_code=200,
-             responses={200: {"content": {"text/event-stream": {"example": (
+             responses={200: {"description": "Server-Sent Events: `evidence`, `token`…, then `answer` (or "
+                              "`error`). The schema describes one event: its name and its `data`, one JSON "
+                              "object (EvidenceEvent, TokenEvent, AnswerEvent or ErrorEvent).",
+                              "content": {"text/event-stream": {
+                                  "schema": ASK_STREAM_EVENT,
+                                  "example": (
                  'event: evidence\ndata: {"event":"evidence","standalone_question":"…","evidence":[…],'
                  '"retrieval_ms":61.2}\n\nevent: token\ndata: {"event":"token","text":"下半年"}\n\n'
-                 'event: answer\ndata: {"event":"answer","answer":{…}}\n\n')}}}})
+                 'event: answer\ndata: {"event":"answer","answer":{…}}\n\n')}}},
+                        **error_responses(*GUARDED, 403, 413, 422, 503, non_json_route=True)})
 async def ask_stream(body: AskRequest, service: ServiceDep, worker: WorkerDep,
                      metrics: MetricsDep) -> EventStreamResponse:
     evidence, job = await start_streamed_answer(worker, service, body)

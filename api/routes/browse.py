@@ -15,6 +15,7 @@ from api.deps import CorpusDep, RetrieverDep, RuntimeDep, require_api_key
 from api.errors import ApiError
 from api.schemas import (
     ERROR_RESPONSES,
+    error_responses,
     EXAMPLE_QUESTION,
     MAX_K,
     Facets,
@@ -40,7 +41,8 @@ Body = Annotated[str | None, Query(max_length=100, description="Substring of the
 Level = Annotated[str | None, Query(max_length=10, description="市/区/县/乡/镇/街道/村")]
 
 
-@router.get("/search", response_model=SearchResponse, summary="Hybrid search (BM25 + dense) over the reports")
+@router.get("/search", response_model=SearchResponse, summary="Hybrid search (BM25 + dense) over the reports",
+            responses=error_responses(422, 503))
 def search(
     runtime: RuntimeDep,
     retriever: RetrieverDep,
@@ -96,7 +98,8 @@ def _report(corpus: Corpus, report_id: str) -> Report:
                        f"no report with id {report_id!r}; GET /v1/reports lists them", id=report_id) from None
 
 
-@router.get("/reports", response_model=ReportList, summary="Reports, filtered by metadata")
+@router.get("/reports", response_model=ReportList, summary="Reports, filtered by metadata",
+            responses=error_responses(422, 503))
 def list_reports(corpus: CorpusDep, period: Period = None, kind: Kind = None, body: Body = None,
                  level: Level = None) -> ReportList:
     def keep(r: Report) -> bool:
@@ -109,7 +112,8 @@ def list_reports(corpus: CorpusDep, period: Period = None, kind: Kind = None, bo
     return ReportList(total=len(reports), reports=reports, facets=_facets(corpus))
 
 
-@router.get("/reports/{report_id}", response_model=ReportDetail, summary="One report and its section tree")
+@router.get("/reports/{report_id}", response_model=ReportDetail, summary="One report and its section tree",
+            responses=error_responses(404, 503))
 def get_report(report_id: str, corpus: CorpusDep) -> ReportDetail:
     report = _report(corpus, report_id)
     return ReportDetail(**summary(report).model_dump(), compilation_title=report.compilation_title,
@@ -117,7 +121,8 @@ def get_report(report_id: str, corpus: CorpusDep) -> ReportDetail:
 
 
 @router.get("/reports/{report_id}/sections/{section_id}", response_model=SectionText,
-            summary="A section's full text, paragraph by paragraph with source offsets")
+            summary="A section's full text, paragraph by paragraph with source offsets",
+            responses=error_responses(404, 503))
 def get_section(report_id: str, section_id: str, corpus: CorpusDep) -> SectionText:
     report = _report(corpus, report_id)
     try:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep, ServiceDep, require_api_key
 from api.errors import ApiError
-from api.schemas import ERROR_RESPONSES, ErrorResponse
+from api.schemas import ERROR_RESPONSES, ErrorResponse, error_responses
 from rag.corpus.segment import SegmentMode
 from rag.library import ChangeSummary, Upload
 
@@ -36,20 +36,19 @@ MAX_FILES = 100
                413: {"model": ErrorResponse, "description": "The body, a file, or the text or XML inside "
                      "a .docx is over the per-file limit."},
                422: {"model": ErrorResponse, "description": "A file is refused (name, type, encoding, "
-                     "malformed .docx, no report in it); the message names it. Nothing was added."}},
+                     "malformed .docx, no report in it); the message names it. Nothing was added."},
+               **error_responses(403, 503)},
 )
 async def upload_reports(
     runtime: RuntimeDep, service: ServiceDep,
-    files: Annotated[list[UploadFile], File(description="One or more report files.")],
+    files: Annotated[list[UploadFile], File(description=f"One to {MAX_FILES} report files.", min_length=1,
+                                            max_length=MAX_FILES)],
     mode: Annotated[SegmentMode, Form(description="auto: find the reports; single: the file is one "
                                       "report; compilation: it must hold several.")] = "auto",
     replace: Annotated[bool, Form(description="Replace the reports of a file of the same name already in "
                                   "the corpus (bundled files included). Without it such a file gets 409.")]
     = False,
 ) -> JSONResponse:
-    if len(files) > MAX_FILES:
-        raise ApiError(422, "invalid_request", f"at most {MAX_FILES} files per upload; send the rest in "
-                       "another request")
     uploads = [Upload(name=f.filename or "", data=await f.read(), source=f"upload:{f.filename}")
                for f in files]
     # Embedding new text takes seconds: off the event loop, so questions keep being answered meanwhile.
@@ -58,6 +57,9 @@ async def upload_reports(
 
 
 @router.delete("/reports/{report_id}", response_model=ChangeSummary,
-               summary="Remove a report (or, given a file name, every report of that file)")
+               summary="Remove a report (or, given a file name, every report of that file)",
+               responses={**error_responses(403, 404, 503),
+                          409: {"model": ErrorResponse, "description": "It would remove every report, or "
+                                "another ingest held the library for over RAG_WRITE_WAIT_S (Retry-After)."}})
 async def delete_report(report_id: str, runtime: RuntimeDep, service: ServiceDep) -> ChangeSummary:
     return await asyncio.to_thread(runtime.change_library, lambda lib: lib.remove([report_id]))

@@ -7,18 +7,20 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.deps import RuntimeDep, require_api_key
 from api.errors import public_text
-from api.schemas import Health, Readiness
+from api.schemas import Health, Readiness, error_responses
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness: the process answers (never needs a key)")
+@router.get("/healthz", response_model=Health, summary="Liveness: the process answers (never needs a key)",
+            responses=error_responses(421))
 async def healthz() -> Health:
     return Health()
 
 
 @router.get("/readyz", response_model=Readiness, summary="Readiness: models, index and LLM are loaded",
-            responses={503: {"model": Readiness, "description": "Still loading, or loading failed."}})
+            responses={503: {"model": Readiness, "description": "Still loading, or loading failed."},
+                       **error_responses(421)})
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     if runtime.ready:
         body = Readiness(ready=True, detail="models, index and corpus loaded",
@@ -33,6 +35,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(require_api_key)],
+            responses=error_responses(401, 421, non_json_route=True),
             summary="Prometheus metrics (text exposition format)")
 async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
     worker = runtime.worker
