@@ -10,12 +10,12 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install models index run test lint eval clean help browser
+.PHONY: install models index run test lint eval clean help browser bench-load
 
 help:
 	@echo "make run    set up everything missing, then serve on http://127.0.0.1:8000"
 	@echo "make test   set up everything missing, then run all tests (slow real-model ones too)"
-	@echo "make models | make index | make lint | make eval | make clean"
+	@echo "make models | make index | make lint | make eval | make bench-load | make clean"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ lint: $(INSTALLED)
 eval: index
 	$(PY) -m eval.check_gold
 	$(VENV)/bin/rag eval --check
+
+# 16 concurrent answer streams for 4 minutes against a `rag serve` started for the purpose (README figures).
+bench-load: index
+	$(PY) -m bench.load --streams 16 --seconds 240
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

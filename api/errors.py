@@ -141,6 +141,11 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "malformed JSON: the body could not be parsed (not UTF-8, or nested too deeply)"
             return error_response(422, "invalid_request", message,
                                   details=[{"field": "body", "message": message}])
+        if exc.status_code == 400 and "multipart" in message.lower():
+            message = ("malformed multipart/form-data body: send each report file as a part named `files` "
+                       f"({message.rstrip('.')})")
+            return error_response(422, "invalid_request", message,
+                                  details=[{"field": "body", "message": message}])
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:

@@ -29,12 +29,10 @@ from api.metrics import Metrics
 from api.schemas import (
     CHAT_STREAM_EVENT,
     ERROR_RESPONSES,
-    error_responses,
     MAX_CONVERSATION_CHARS,
     MAX_HISTORY_TURNS,
     TURN_MAX_CHARS,
     AskRequest,
-    conversation_chars,
     ChatChoice,
     ChatChunkChoice,
     ChatCompletion,
@@ -45,6 +43,8 @@ from api.schemas import (
     ChatUsage,
     ModelCard,
     ModelList,
+    conversation_chars,
+    error_responses,
 )
 from api.streaming import (
     ClientGone,

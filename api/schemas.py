@@ -39,9 +39,14 @@ def _check_question(value: str) -> str:
     return value
 
 
-# The schema says what the validator checks, so generated clients (and fuzzers) send valid questions:
-# at least one non-space character (the length limit applies after trimming, so it is not in the schema).
-Question = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S"),
+# The schema says what the validator checks, so generated clients (and fuzzers) send valid questions: at
+# least one character that str.strip() keeps. Spelled out, because regex engines disagree on \s (Python's
+# includes \x1c-\x1f, Unicode's White_Space does not).
+_NOT_SPACE = r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# Documented only (json_schema_extra): _check_question enforces them itself, after trimming, with messages
+# that say what to fix.
+Question = Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS,
+                                                   "pattern": _NOT_SPACE}),
                      AfterValidator(_check_question)]
 
 

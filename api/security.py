@@ -99,8 +99,9 @@ class GuardMiddleware:
         if self.api_key and path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES) \
                 and not key_matches(key_from_headers(headers), self.api_key):
             await _refuse(send, 401, "unauthorized",
-                          "missing or wrong API key: send `Authorization: Bearer <key>` (or `X-API-Key: <key>` "
-                          "without an Authorization header)", [(b"www-authenticate", b"Bearer")])
+                          "missing or wrong API key: send `Authorization: Bearer <key>` (or "
+                          "`X-API-Key: <key>` without an Authorization header)",
+                          [(b"www-authenticate", b"Bearer")])
             return
         if scope["method"] in UNSAFE_METHODS and self._cross_site(headers, host):
             await _refuse(send, 403, "cross_origin",

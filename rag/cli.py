@@ -49,8 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:  # settings from the environment or .env (RAG_*)
-        problems = "; ".join(f"RAG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"RAG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors())
         print(f"error: invalid settings: {problems}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `rag corpus | head`: the reader left; not an error

@@ -1,4 +1,5 @@
-"""`rag ingest PATH... [--replace]` adds (or replaces) report files; `rag remove REPORT_ID...` takes reports out.
+"""`rag ingest PATH... [--replace]` adds (or replaces) report files; `rag remove REPORT_ID...` takes
+reports out.
 
 Both commit a new corpus + index version atomically (`rag/library.py`); a running `rag serve` notices
 the new version within a few seconds and swaps to it without a restart.

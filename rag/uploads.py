@@ -61,7 +61,9 @@ def _bad_char(c: str) -> bool:
 
 def clean_name(name: str) -> str:
     """The name with bad characters removed (a suggestion for the user, never applied silently)."""
-    cleaned = "".join(c for c in name if not _bad_char(c)).strip().lstrip(".")
+    # The result is at most MAX_NAME_BYTES: a few times that many characters of the name are enough to
+    # look at, however long the name sent.
+    cleaned = "".join(c for c in name[: 8 * MAX_NAME_BYTES] if not _bad_char(c)).strip().lstrip(".")
     if len(cleaned.encode("utf-8")) <= MAX_NAME_BYTES:
         return cleaned
     suffix = PurePath(cleaned).suffix
@@ -90,7 +92,8 @@ def check_name(name: str) -> str:
     size = len(name.encode("utf-8"))
     if size > MAX_NAME_BYTES:
         raise IngestError(f"{name[:20]}…: the name is {size} bytes in UTF-8 ({len(name)} characters); the "
-                          f"limit is {MAX_NAME_BYTES} bytes (about {MAX_NAME_BYTES // 3} Chinese characters); "
+                          f"limit is {MAX_NAME_BYTES} bytes (about {MAX_NAME_BYTES // 3} Chinese "
+                          "characters); "
                           f"shorten it{hint}")
     if PurePath(name).suffix.lower() not in INGEST_SUFFIXES:
         raise IngestError(f"{name}: only .txt (UTF-8 or GB18030/GBK) and .docx files can be ingested")
@@ -101,10 +104,11 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.1f} KB" if n >= 1000 else f"{n} bytes"
 
 
-def too_big(name: str, size: int, max_bytes: int, what: str = "") -> IngestTooLarge:
-    return IngestTooLarge(
-        f"{name}: {what}{_size(size)} is over the {_size(max_bytes)} limit for one report file "
-        "(setting RAG_INGEST_MAX_BYTES); split it or raise the limit")
+def too_big(name: str, size: int | None, max_bytes: int, what: str = "the file") -> IngestTooLarge:
+    """``size`` None: the limit was passed while reading, the whole size is not known."""
+    amount = f"{what} is {_size(size)}, over" if size is not None else f"{what} is over"
+    return IngestTooLarge(f"{name}: {amount} the {_size(max_bytes)} limit for one report file (setting "
+                          "RAG_INGEST_MAX_BYTES); split it or raise the limit")
 
 
 # -- .docx ----------------------------------------------------------------------------------------------
@@ -164,8 +168,8 @@ class _TextCollector:
     def start(self, tag: str, _attrs: object) -> None:
         self.elements += 1
         if self.elements > DOCX_MAX_ELEMENTS:
-            raise IngestTooLarge(f"{self.name}: the document has more than {DOCX_MAX_ELEMENTS:,} XML elements; "
-                                 "split it or save it as UTF-8 text")
+            raise IngestTooLarge(f"{self.name}: the document has more than {DOCX_MAX_ELEMENTS:,} XML "
+                                 "elements; split it or save it as UTF-8 text")
         ns, _, local = tag.rpartition(" ")
         if ns != _W:
             return
@@ -211,7 +215,7 @@ class _TextCollector:
     def _add(self, text: str) -> None:
         self.size += len(text.encode("utf-8"))
         if self.size > self.max_bytes:
-            raise too_big(self.name, self.size, self.max_bytes, "the text inside is over ")
+            raise too_big(self.name, None, self.max_bytes, "the text inside")
         self._para.append(text)
 
 
@@ -227,14 +231,15 @@ def docx_text(data: bytes, name: str, max_bytes: int) -> str:
     with archive:
         entries = archive.infolist()
         if len(entries) > DOCX_MAX_ENTRIES:
-            raise IngestTooLarge(f"{name}: the .docx holds {len(entries):,} parts (limit {DOCX_MAX_ENTRIES:,}); "
-                                 "save it again from Word or WPS, or as UTF-8 text")
+            raise IngestTooLarge(f"{name}: the .docx holds {len(entries):,} parts (limit "
+                                 f"{DOCX_MAX_ENTRIES:,}); save it again from Word or WPS, or as UTF-8 text")
         part = _main_part(archive, name)
         max_xml = DOCX_XML_FACTOR * max_bytes
         if part.file_size > max_xml:
-            raise too_big(name, part.file_size, max_xml, "its document XML unpacks to ")
+            raise too_big(name, part.file_size, max_xml, "its document XML unpacked")
         if part.file_size > DOCX_RATIO_FLOOR and part.file_size > DOCX_MAX_RATIO * max(part.compress_size, 1):
-            raise IngestTooLarge(f"{name}: its document XML unpacks {part.file_size // max(part.compress_size, 1)}× "
+            ratio = part.file_size // max(part.compress_size, 1)
+            raise IngestTooLarge(f"{name}: its document XML unpacks {ratio}× "
                                  f"(limit {DOCX_MAX_RATIO}×), which no real report does; save it again from "
                                  "Word or WPS, or as UTF-8 text")
         collector = _TextCollector(name, max_bytes)
@@ -251,7 +256,7 @@ def docx_text(data: bytes, name: str, max_bytes: int) -> str:
                 while chunk := stream.read(_READ_CHUNK):
                     read += len(chunk)
                     if read > max_xml:  # the declared size lied
-                        raise too_big(name, read, max_xml, "its document XML unpacks to over ")
+                        raise too_big(name, None, max_xml, "its document XML unpacked")
                     parser.Parse(chunk, False)
                 parser.Parse(b"", True)
         except expat.ExpatError as exc:

@@ -1,11 +1,20 @@
-"""Test helper, run as a subprocess by tests/test_library.py: one `Library.ingest` with the fake encoder
-that announces each commit step on stdout and, at the step named by the INGEST_PAUSE_AT environment
-variable, stops (sleeps) so the test can SIGKILL it exactly there. The product code has no such hook:
-the pause lives in this file's ``on_step`` callback."""
+"""Test helper, run as a subprocess by the crash tests: one `Library.ingest` (or `remove`) with the fake
+encoder, which stops (sleeps) at a chosen moment so the test can SIGKILL it exactly there.
+
+Two kinds of moments, both chosen from outside (the product code has no hook for this):
+
+* ``INGEST_PAUSE_AT=<step>``: a named commit step (``Library``'s ``on_step`` callback);
+* ``INGEST_PAUSE_POINT=<n>``: the n-th *durable operation* of the commit — every ``os.fsync``, and every
+  ``mkdir``, ``link``, ``replace``, ``rename``, ``unlink``, ``rmtree`` or ``copy2`` on a path inside the
+  library or index folder. The child wraps those functions and stops just before the n-th call; with
+  ``INGEST_COUNT_POINTS=1`` it runs through and prints how many there were. These are exactly the moments
+  at which what is on disk changes, so a kill between any two of them is a kill at one of them.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -14,19 +23,62 @@ from rag.library import Library, read_uploads
 from rag.settings import Settings
 from tests.conftest import FakeEncoder
 
+_HOOKED = [(os, "fsync"), (os, "mkdir"), (os, "link"), (os, "replace"), (os, "rename"), (os, "unlink"),
+           (shutil, "rmtree"), (shutil, "copy2")]
+
+
+def _pause() -> None:
+    print("PAUSED", flush=True)
+    time.sleep(3600)
+
+
+def _hook_durable_operations(roots: list[str], pause_point: int | None) -> list[int]:
+    count = [0]
+
+    def wrap(module, name):
+        real = getattr(module, name)
+
+        def hooked(*args, **kwargs):
+            paths = [str(a) for a in args if isinstance(a, str | os.PathLike)]
+            if name == "fsync" or any(p.startswith(r) for p in paths for r in roots):
+                count[0] += 1
+                print(f"POINT {count[0]} {name} {paths[:1]}", flush=True)
+                if count[0] == pause_point:
+                    _pause()
+            return real(*args, **kwargs)
+
+        setattr(module, name, hooked)
+
+    for module, name in _HOOKED:
+        wrap(module, name)
+    return count
+
 
 def main() -> None:
     pause_at = os.environ.get("INGEST_PAUSE_AT")
+    point = os.environ.get("INGEST_PAUSE_POINT")
+    counting = os.environ.get("INGEST_COUNT_POINTS") == "1"
 
     def step(name: str) -> None:
         print(f"STEP {name}", flush=True)
         if name == pause_at:
-            print("PAUSED", flush=True)
-            time.sleep(3600)
+            _pause()
 
     settings = Settings(_env_file=None)  # the RAG_* variables the test sets
     library = Library(settings, encoder_factory=FakeEncoder, on_step=step, progress=False)
-    summary, _ = library.ingest(read_uploads([Path(p) for p in sys.argv[1:]], settings.ingest_max_bytes))
+    args = sys.argv[1:]
+    paths = [Path(p) for p in args]
+    uploads = None if args[0] == "--remove" else read_uploads(paths, settings.ingest_max_bytes)
+    count = None
+    if point or counting:
+        roots = [str(settings.library_path().resolve()), str(settings.index_dir.resolve())]
+        count = _hook_durable_operations(roots, int(point) if point else None)
+    if uploads is None:
+        summary = library.remove(args[1:])
+    else:
+        summary, _ = library.ingest(uploads, replace=True)
+    if count is not None:
+        print(f"POINTS {count[0]}", flush=True)
     print(f"DONE {summary.version}", flush=True)
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.local_client import local_client
 
 from api.app import create_app
 from rag.answer_models import Answer, AnswerEvent, EvidenceEvent, TokenEvent
 from rag.corpus import source_text
 from rag.settings import Settings
+from tests.local_client import local_client
 
 QUESTION = "县水利局下半年在资金管理上有什么安排？"
 WATER = "004_0fd432a33c6b23a6-r05"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.local_client import local_client
+from fastapi.testclient import TestClient
 
 import api.app
 from api.app import create_app
+from tests.local_client import local_client
 
 
 def _wait(client: TestClient, path: str, status: int, timeout: float = 5.0):

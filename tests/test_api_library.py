@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.local_client import local_client
 
 from api import app as app_module
 from api.app import create_app
@@ -18,6 +17,7 @@ from rag.retrieve import Retriever
 from rag.services import open_version
 from tests.conftest import FakeEncoder
 from tests.fake_service import FakeAnswerService
+from tests.local_client import local_client
 from tests.test_library import ARCHIVE_REPORT, ARCHIVE_REPORT_V2, FIXTURES, FORESTRY_PLAN
 
 ARCHIVE = "县档案局2024年工作总结"
@@ -122,7 +122,7 @@ def test_delete_a_report(client):
     ("../../etc/passwd.txt", ARCHIVE_REPORT.encode(), 422, "not a plain file name"),
     ("..", ARCHIVE_REPORT.encode(), 422, "not a plain file name"),
     ("report.exe", b"MZ", 422, "only .txt"),
-    ("big.txt", b"x" * 6000, 413, "6.0 KB is over the 5.0 KB limit"),
+    ("big.txt", b"x" * 6000, 413, "the file is 6.0 KB, over the 5.0 KB limit"),
     ("huge.txt", b"x" * 200_000, 413, "larger than the limit"),
 ])
 def test_bad_uploads_get_a_clear_4xx_and_change_nothing(lib_settings, name, data, status, words):

@@ -327,7 +327,8 @@ def test_searches_are_capped_with_503_and_retry_after(lib_settings):
         retriever.search = slow_search
         with httpx.Client(base_url=url, timeout=30) as c:
             first: list[int] = []
-            t = threading.Thread(target=lambda: first.append(c.get("/v1/search", params={"q": "水利"}).status_code))
+            t = threading.Thread(
+                target=lambda: first.append(c.get("/v1/search", params={"q": "水利"}).status_code))
             t.start()
             assert entered.wait(10)
             r = c.get("/v1/search", params={"q": "林业"})
@@ -384,3 +385,22 @@ def test_openapi_documents_the_stream_and_every_status(client, lib_settings):
         keyed = c.get("/openapi.json").json()
         assert "401" in keyed["paths"]["/v1/search"]["get"]["responses"]
         assert keyed["components"]["securitySchemes"]
+
+
+def test_a_malformed_multipart_body_is_a_422_not_a_400(client):
+    r = client.post("/v1/reports", content=b"--dd\r\n\xf3\x8c\x83\x92--dd--\r\n",
+                    headers={"Content-Type": "multipart/form-data; boundary=dd"})
+    assert r.status_code == 422 and "multipart" in r.json()["error"]["message"], r.text
+
+
+def test_a_long_chinese_numeral_is_not_a_recursion_bomb(real_corpus, fake_retriever):
+    # 「一万一万…个」 in a question: the numeral parser recursed once per 万 and raised RecursionError at
+    # ~1,000 of them — a 500 from the real answer pipeline (the fake service above never parses numbers).
+    from rag.answer import AnswerService
+    from rag.citations import check_answer, extract_numbers
+
+    question = "县水利局" + "一万" * 995 + "个项目？"
+    answer = AnswerService(fake_retriever, real_corpus, None).ask(question, mode="extractive")
+    assert answer.answer
+    assert extract_numbers("一万" * 5000 + "个") == []
+    check_answer("一万" * 5000 + "个[1]。", {1: "一万个"})

@@ -263,9 +263,9 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(lib_settings, e
     big.parent.mkdir()
     with open(big, "wb") as f:
         f.truncate(50 * 1024 * 1024)  # a sparse 50 MB file
-    with pytest.raises(IngestError, match=r"52.4 MB is over the 50.0 KB limit.*RAG_INGEST_MAX_BYTES"):
+    with pytest.raises(IngestError, match=r"52.4 MB, over the 50.0 KB limit.*RAG_INGEST_MAX_BYTES"):
         read_uploads([big], settings.ingest_max_bytes)
-    with pytest.raises(IngestError, match=r"60\.0 KB is over the 50\.0 KB limit"):
+    with pytest.raises(IngestError, match=r"60\.0 KB, over the 50\.0 KB limit"):
         _library(settings, enc).ingest([Upload(name="big.txt", data=b"x" * 60_000)])
 
 
@@ -352,13 +352,20 @@ def _child_env(settings) -> dict[str, str]:
     return env
 
 
-def _run_child(settings, paths: list[Path], pause_at: str | None = None, kill_after_s: float | None = None):
+def _run_child(settings, paths: list[Path], pause_at: str | None = None, kill_after_s: float | None = None,
+               point: int | None = None, count_points: bool = False):
+    """Run tests/ingest_child.py; SIGKILL it at a commit step, a durable-operation point or after a delay
+    (returns None), or let it finish (returns its stdout)."""
     env = _child_env(settings)
     if pause_at:
         env["INGEST_PAUSE_AT"] = pause_at
+    if point:
+        env["INGEST_PAUSE_POINT"] = str(point)
+    if count_points:
+        env["INGEST_COUNT_POINTS"] = "1"
     proc = subprocess.Popen([sys.executable, "-m", "tests.ingest_child", *map(str, paths)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if pause_at:
+    if pause_at or point:
         deadline = time.monotonic() + 60
         for line in proc.stdout:  # type: ignore[union-attr]
             if line.strip() == "PAUSED" or time.monotonic() > deadline:

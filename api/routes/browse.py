@@ -15,7 +15,6 @@ from api.deps import CorpusDep, RetrieverDep, RuntimeDep, require_api_key
 from api.errors import ApiError
 from api.schemas import (
     ERROR_RESPONSES,
-    error_responses,
     EXAMPLE_QUESTION,
     MAX_K,
     Facets,
@@ -27,6 +26,7 @@ from api.schemas import (
     SearchResponse,
     SectionNode,
     SectionText,
+    error_responses,
 )
 from rag.corpus import Corpus, Report, Section
 from rag.errors import ReportNotFound, SectionNotFound

@@ -1,9 +1,9 @@
 """Adding and removing reports: `POST /v1/reports` (multipart upload), `DELETE /v1/reports/{id}`.
 
 Same rules as `rag ingest` / `rag remove` (`rag/library.py`): a file whose name is in the corpus replaces
-its reports only with ``replace=true`` (else 409), an unchanged file changes nothing, any bad file rejects the whole upload with a 4xx naming
-it. The new corpus and index are committed as one version, then the running service swaps to it; requests
-already in flight finish on the version they started with.
+its reports only with ``replace=true`` (else 409), an unchanged file changes nothing, any bad file rejects
+the whole upload with a 4xx naming it. The new corpus and index are committed as one version, then the
+running service swaps to it; requests already in flight finish on the version they started with.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep, ServiceDep, require_api_key
-from api.errors import ApiError
 from api.schemas import ERROR_RESPONSES, ErrorResponse, error_responses
 from rag.corpus.segment import SegmentMode
 from rag.library import ChangeSummary, Upload
@@ -52,7 +51,8 @@ async def upload_reports(
     uploads = [Upload(name=f.filename or "", data=await f.read(), source=f"upload:{f.filename}")
                for f in files]
     # Embedding new text takes seconds: off the event loop, so questions keep being answered meanwhile.
-    summary = await asyncio.to_thread(runtime.change_library, lambda lib: lib.ingest(uploads, mode, replace=replace)[0])
+    summary = await asyncio.to_thread(runtime.change_library,
+                                      lambda lib: lib.ingest(uploads, mode, replace=replace)[0])
     return JSONResponse(summary.model_dump(mode="json"), status_code=201 if summary.changed else 200)
 
 

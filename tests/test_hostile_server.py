@@ -1,0 +1,214 @@
+"""The real service (`rag serve`, real models, its own process) under hostile clients (slow; runs in CI):
+
+* the worst single requests, one at a time, while /healthz is polled: its p99 stays under 100 ms; and
+  hostile requests (bombs, huge bodies, long queries and histories): none gets a 5xx, and none grows
+  the server's resident memory by more than 200 MB (run first: schemathesis then deletes reports);
+* a bounded schemathesis run against its OpenAPI document — every operation, a few of them generating
+  with the LLM — that fails on any 5xx or any response that does not match the document.
+
+The server gets its own library and index folders (schemathesis adds and deletes reports) and an API
+key (so the auth checks have something to check); models and the embedding cache are the machine's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.settings import PROJECT_ROOT
+from tests import hostile
+
+pytestmark = pytest.mark.slow
+
+KEY = "hostile-test-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+QUESTION = "县水利局下半年在资金管理上有什么安排？"
+RSS_GROWTH_MAX_MB = 200
+HEALTHZ_P99_MAX_MS = 100
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM (peak) of a process, in kB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+class Server:
+    def __init__(self, url: str, proc: subprocess.Popen, log: Path):
+        self.url, self.proc, self.log = url, proc, log
+
+    def rss_mb(self) -> float:
+        return _status(self.proc.pid)["VmRSS"] / 1024
+
+    def peak_mb(self) -> float:
+        return _status(self.proc.pid)["VmHWM"] / 1024
+
+    def reset_peak(self) -> None:
+        """Set the peak (VmHWM) back to the current RSS (Linux: clear_refs 5), so a request's own peak
+        shows, not the start-up's."""
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("hostile")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_LIBRARY_DIR=str(root / "library"), RAG_INDEX_DIR=str(root / "index"), RAG_PORT=str(port),
+               RAG_API_KEY=KEY, RAG_WRITE_WAIT_S="20")
+    log = root / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve"], cwd=PROJECT_ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        deadline = time.monotonic() + 900  # a cold embedding cache means embedding the corpus (~7 min)
+        while True:
+            assert proc.poll() is None, server.log_tail()
+            try:
+                if httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not load: " + server.log_tail()
+            time.sleep(1)
+        # one real answer, so first-use costs (KV cache of the system prompt …) are paid before measuring
+        httpx.post(f"{server.url}/v1/ask", json={"question": QUESTION}, headers=AUTH, timeout=300)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        server_errors = [line for line in log.read_text(errors="replace").splitlines()
+                         if '" 500 ' in line or "Traceback" in line]
+        assert not server_errors, server_errors[:5]
+
+
+# -- the event loop never stalls ------------------------------------------------------------------------
+
+
+def _poll_healthz(url: str, stop: threading.Event, out: list[float]) -> None:
+    with httpx.Client(timeout=10) as c:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            r = c.get(f"{url}/healthz")
+            out.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200
+            time.sleep(0.01)
+
+
+def _p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98] if len(samples) >= 100 else max(samples)
+
+
+def _worst_requests(url: str) -> dict[str, Callable[[httpx.Client], httpx.Response]]:
+    long_query = ("县水利局下半年在资金管理上有什么安排" * 200)[:2000]
+    history = [{"role": "user", "content": "水" * 11_000}, {"role": "assistant", "content": "1 " * 5_000}]
+    bomb, text_bomb = hostile.bomb_docx(40), hostile.text_bomb_docx(11)
+
+    def upload(name: str, data: bytes):
+        return lambda c: c.post(f"{url}/v1/reports", files=[("files", (name, data))], headers=AUTH)
+
+    return {
+        "2,000-character search": lambda c: c.get(f"{url}/v1/search", params={"q": long_query, "k": 50},
+                                                  headers=AUTH),
+        "24,000-character conversation, extractive": lambda c: c.post(
+            f"{url}/v1/ask", headers=AUTH,
+            json={"question": "那" + long_query[:1900], "history": history, "mode": "extractive"}),
+        "whitespace-heavy history (was 41 s)": lambda c: c.post(
+            f"{url}/v1/ask", headers=AUTH, json={"question": "那下半年呢？", "mode": "extractive",
+                                                 "history": [{"role": "user", "content": " " * 20_000}]}),
+        "streamed answer with the LLM": lambda c: c.post(f"{url}/v1/ask/stream", json={"question": QUESTION},
+                                                         headers=AUTH),
+        "40 MB .docx bomb": upload("炸弹.docx", bomb),
+        "11 MB of text in a .docx": upload("文本.docx", text_bomb),
+        "2 MB body of malformed JSON": lambda c: c.post(
+            f"{url}/v1/ask", content=b"[" * 2_000_000, headers={**AUTH, "Content-Type": "application/json"}),
+    }
+
+
+def test_healthz_stays_fast_and_memory_flat_under_the_worst_requests(server):
+    report = []
+    with httpx.Client(timeout=300) as c:
+        for name, send in _worst_requests(server.url).items():
+            samples: list[float] = []
+            stop = threading.Event()
+            poller = threading.Thread(target=_poll_healthz, args=(server.url, stop, samples))
+            server.reset_peak()
+            rss_before = server.rss_mb()
+            poller.start()
+            t0 = time.perf_counter()
+            r = send(c)
+            took = time.perf_counter() - t0
+            time.sleep(0.2)
+            stop.set()
+            poller.join()
+            growth = server.peak_mb() - rss_before
+            report.append(f"{name}: {r.status_code} in {took:.2f} s; /healthz p99 {_p99(samples):.1f} ms "
+                          f"over {len(samples)} polls; RSS {rss_before:.0f} MB, peak +{growth:.0f} MB, after "
+                          f"{server.rss_mb() - rss_before:+.0f} MB")
+            assert r.status_code < 500, (name, r.text[:300])
+            assert _p99(samples) < HEALTHZ_P99_MAX_MS, report[-1]
+            assert growth < RSS_GROWTH_MAX_MB, report[-1]
+    print("\n".join(report))
+
+
+# -- schemathesis -----------------------------------------------------------------------------------------
+
+ST_COMMON = ["--checks", "all", "--workers", "1", "--request-timeout", "300",
+             "-H", f"Authorization: Bearer {KEY}", "--suppress-health-check", "all", "--no-shrink",
+             "--seed", "13"]
+GENERATING = r"^/v1/(ask|chat/completions)"
+
+
+def _schemathesis(server: Server, tmp_path: Path, name: str, *args: str) -> None:
+    st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
+    assert st, "schemathesis is a dev dependency: pip install -e '.[dev]'"
+    run = subprocess.run([st, "run", f"{server.url}/openapi.json", *ST_COMMON, *args,
+                          "--report", "junit", "--report-dir", str(tmp_path / name)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    summary = run.stdout[-6000:]
+    print(summary)
+    assert run.returncode == 0, summary + run.stderr[-2000:]
+    assert "generated" in summary and "Failures:" not in summary and "Errors:" not in summary, summary
+
+
+def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(server, tmp_path):
+    # Reading and writing operations, every phase (the stateful phase uploads and deletes reports).
+    _schemathesis(server, tmp_path, "reads", "--exclude-path-regex", GENERATING,
+                  "--exclude-path", "/v1/reports", "--max-time", "100")
+    # Uploads: the schema cannot say which bytes and names make a report, so a valid-looking upload may
+    # be refused with 422 — every other check applies.
+    _schemathesis(server, tmp_path, "uploads", "--include-name", "POST /v1/reports",
+                  "--exclude-checks", "positive_data_acceptance", "--max-time", "40")
+    # A few generating operations (each answer takes seconds). OpenAI's message schema cannot say "ends
+    # with a non-empty user question", so a valid-looking chat request may be refused with 422.
+    _schemathesis(server, tmp_path, "answers", "--include-path-regex", GENERATING, "--max-examples", "4",
+                  "--phases", "examples,fuzzing", "--max-time", "120",
+                  "--exclude-checks", "positive_data_acceptance")
