@@ -207,7 +207,7 @@ def current_library(lib: Path) -> tuple[Path, LibraryManifest] | None:
 
 # Parsed files, by what decides the parse. A commit parses the old and the new version, and every commit
 # parses every file; without this, one large file makes every later upload or delete pay for it again.
-# Holds the files of the last corpus built (plus prepared uploads), so it never outgrows one corpus.
+# Holds the files of the version last committed or opened (plus uploads being prepared): one corpus.
 _ParseKey = tuple[str, str, str, str, str]
 _parsed: dict[_ParseKey, SourceFile] = {}
 _parsed_lock = threading.Lock()
@@ -215,6 +215,14 @@ _parsed_lock = threading.Lock()
 
 def _parse_key(f: LibraryFile) -> _ParseKey:
     return (f.name, f.sha256, f.mode, f.origin, PARSER_VERSION)
+
+
+def _keep_parsed(files: Sequence[LibraryFile]) -> None:
+    """Forget parsed files other than these (the version just committed or opened)."""
+    keep = {_parse_key(f) for f in files}
+    with _parsed_lock:
+        for key in [k for k in _parsed if k not in keep]:
+            del _parsed[key]
 
 
 def _parse_entry(folder: Path, f: LibraryFile) -> SourceFile:
@@ -252,10 +260,6 @@ def build_corpus(folder: Path, files: Sequence[LibraryFile], removed: Sequence[s
         if gone:
             source.reports = [r for r in source.reports if r.id not in gone]
         sources.append(source)
-    keep = {_parse_key(f) for f in files}
-    with _parsed_lock:
-        for key in [k for k in _parsed if k not in keep]:
-            del _parsed[key]
     return Corpus(data_dir=str(folder.resolve()), parser_version=PARSER_VERSION,
                   content_hash=corpus_hash(files, removed), files=sources)
 
@@ -277,6 +281,7 @@ def open_corpus(settings: Settings) -> CorpusVersion:
             continue
         manifest = _read_manifest(lib, name)
         corpus = build_corpus(lib / name, manifest.files, manifest.removed_reports)
+        _keep_parsed(manifest.files)
         corpus.hold(lease)
         return CorpusVersion(corpus, name, manifest.index_version)
     raise CorpusError(f"the library in {lib} changed five times while it was being read; retry")
@@ -611,6 +616,7 @@ class Library:
             fsync_dir(tmp / "originals")
         step("files-written")
         corpus = build_corpus(tmp, files, removed)
+        _keep_parsed(files)
         step("parsed")
         model_path = settings.embedding_model_path()
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")

@@ -4,7 +4,7 @@ adversarial input (issue 13: a marker regex took 41 s on a whitespace-heavy hist
 * **Every compiled regex** of the project (found by importing every module, so a new one is covered
   without being listed) is run over 1 MB of whitespace, digits, punctuation, CJK, letters and the
   characters our patterns start with — each repeated, then ended by a character that breaks a match in
-  progress; Hypothesis mixes the alphabets further. Each must scale linearly (1 MB may cost at most 16×
+  progress; Hypothesis mixes the alphabets further. Each must scale linearly (1 MB may cost at most 24×
   what 128 KB costs; a quadratic pattern costs 64×, an exponential one never finishes) and finish within
   1 s. Most take under 0.2 s; the alternations of rag/citations.py take up to ~0.7 s on the runs they
   start on (brackets, Chinese numerals), which ``-s`` prints.
@@ -31,7 +31,9 @@ pytestmark = pytest.mark.slow  # ~6 minutes of 1 MB scans; runs in CI (make test
 MB = 1_000_000
 REGEX_BUDGET_S = 1.0  # for 1 MB; see the module docstring
 FUNCTION_BUDGET_S = 0.2
-LINEAR = 16  # 1 MB / 128 KB is 8× for linear work; 16 leaves room for noise
+# 1 MB costs 8× what 128 KB costs for linear work, 64× for quadratic; 24 leaves room for a busy machine and
+# for CPython's collector, whose passes grow with the objects alive (a number token each, at 1 MB).
+LINEAR = 24
 PACKAGES = ("rag", "api", "eval", "embeddings", "models")
 SKIP_MODULES = {"rag.cli", "rag.__main__", "models.fetch"}  # entry points: importing runs nothing useful
 
@@ -197,7 +199,7 @@ def _timed(fn: Callable[[str], object], text: str, budget: float) -> float:
 def test_every_public_text_function_is_linear(name):
     fn, budget = FUNCTIONS[name]
     for kind in FUNCTION_KINDS:
-        small = _timed(fn, _fill(UNITS[kind], MB // 8), budget / 8)
+        small = _timed(fn, _fill(UNITS[kind], MB // 8), 0)  # budget 0: the better of two runs
         large = _timed(fn, _fill(UNITS[kind], MB), budget)
         assert large <= LINEAR * small + 0.05, \
             f"{name} is superlinear on {kind}: 128 KB {small:.3f} s, 1 MB {large:.3f} s"
