@@ -151,12 +151,17 @@ def _functions() -> dict[str, tuple[Callable[[str], object], float]]:
     from rag.retrieve import half_year_conflict
     from rag.uploads import clean_name
 
-    # Per-token Python work (a Decimal per number found, a set entry per bigram, jieba's dictionary
-    # walk) cannot reach 5 MB/s in CPython; these are budgeted by their measured linear cost ×3.
-    per_token = {"extract_numbers": 12.0, "number_supported": 12.0, "support_score": 15.0,
-                 "check_answer": 15.0, "read_question": 12.0, "tokenize": 20.0, "bigrams": 1.5,
-                 "split_sentences": 2.5, "parse_markers": 1.5, "normalize_for_search": 1.2,
-                 "sentence_spans": 1.2, "asked_unit": 1.2, "asked_measure": 1.2, "asks_enumeration": 1.2}
+    # Per-token Python work (a Decimal and a frozenset per number found, a set entry per bigram, jieba's
+    # dictionary walk) cannot reach 5 MB/s in CPython: 1 MB of 「第1第1…」 is 500,000 numbers, and these take
+    # 1–12 s on it depending on the machine's load. For them the linear check is the bound; the budget only
+    # catches a catastrophe.
+    # A second group walks the text character by character in Python (0.2–0.7 s per MB): 3 s.
+    per_token = {
+        **dict.fromkeys(["extract_numbers", "number_supported", "support_score", "check_answer",
+                         "read_question", "tokenize"], 60.0),
+        **dict.fromkeys(["bigrams", "split_sentences", "parse_markers", "normalize_for_search",
+                         "sentence_spans", "asked_unit", "asked_measure", "asks_enumeration"], 3.0),
+    }
     calls: dict[str, Callable[[str], object]] = {
         "parse_markers": parse_markers, "split_sentences": split_sentences,
         "extract_numbers": extract_numbers,
