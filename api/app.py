@@ -29,9 +29,9 @@ from api.schemas import SSE_EVENT_MODELS
 from api.security import GuardMiddleware
 from api.worker import LLMWorker
 from rag import __version__
-from rag.answer import AnswerService
+from rag.answering.service import AnswerService
+from rag.config import Settings
 from rag.library import live_version
-from rag.settings import Settings
 
 log = logging.getLogger("api")
 
@@ -56,7 +56,7 @@ names); POST and DELETE from another web site's pages are refused (`allowed_orig
 
 
 def _load_service(settings: Settings) -> AnswerService:
-    from rag.services import open_answer_service  # heavy imports only when really serving
+    from rag.app import open_answer_service  # heavy imports only when really serving
 
     service = open_answer_service(settings)
     warm_up = getattr(service, "warm_up", None)
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, service: AnswerService | None =
                rebuild_service: ServiceFactory | None = None, watch_library: bool | None = None) -> FastAPI:
     """The app. ``service``: an already loaded AnswerService (tests); otherwise one is loaded at start.
     ``rebuild_service(service, corpus, index)`` makes the service for a new corpus version (default
-    ``rag.services.replace_corpus``); ``watch_library`` (default: when the app loads its own service)
+    ``rag.app.replace_corpus``); ``watch_library`` (default: when the app loads its own service)
     polls for versions committed by `rag ingest` in another process and swaps to them."""
     settings = settings or Settings()
     runtime = Runtime(settings=settings, rebuild_service=rebuild_service)

@@ -33,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.security import is_loopback
-    from rag.settings import Settings
+    from rag.config import Settings
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port,
                                    "insecure_no_key": args.insecure_no_key}.items() if v is not None}

@@ -17,16 +17,16 @@ from api.errors import ApiError, public_text
 from api.metrics import Metrics
 from api.security import key_from_headers, key_matches
 from api.worker import LLMWorker
-from rag.answer import AnswerService
+from rag.answering.service import AnswerService
+from rag.config import Settings
 from rag.corpus import Corpus
 from rag.errors import RagError
 from rag.library import ChangeSummary, Library, LibraryBusy, live_version
-from rag.retrieve import Retriever
-from rag.settings import Settings
+from rag.retrieval.retriever import Retriever
 
 log = logging.getLogger("api")
 
-# (service in use, new corpus, its index) -> the service over the new corpus; see rag.services.replace_corpus
+# (service in use, new corpus, its index) -> the service over the new corpus; see rag.app.replace_corpus
 ServiceFactory = Callable[[AnswerService, Corpus, object], AnswerService]
 
 
@@ -61,7 +61,7 @@ class Runtime:
         assert self.service is not None
         factory = self.rebuild_service
         if factory is None:
-            from rag.services import replace_corpus as factory
+            from rag.app import replace_corpus as factory
         self.service = factory(self.service, corpus, index)
         self.version = version
         log.info("now serving corpus version %s (%d reports)", version, len(corpus.reports))
@@ -93,7 +93,7 @@ class Runtime:
         live = live_version(self.settings)
         if self.service is None or live is None or live == self.version:
             return False
-        from rag.services import open_version
+        from rag.app import open_version
 
         with self.swap_lock:
             if live_version(self.settings) == self.version:

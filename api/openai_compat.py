@@ -55,7 +55,7 @@ from api.streaming import (
     submit_answer,
 )
 from api.worker import Job
-from rag.answer_models import Answer, AnswerEvent, TokenEvent, Turn
+from rag.contracts import Answer, AnswerEvent, TokenEvent, Turn
 
 MODEL_ID = "govreport-rag"
 EXTRACTIVE_MODEL_ID = "govreport-rag-extractive"

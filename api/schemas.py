@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (the answer itself is ``rag.answer_models.Answer``)."""
+"""Request and response bodies of the HTTP API (the answer itself is ``rag.contracts.Answer``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from rag.answer_models import AnswerEvent, AnswerMode, Citation, EvidenceEvent, TokenEvent, Turn
-from rag.retrieve import Filters, Hit
+from rag.contracts import AnswerEvent, AnswerMode, Citation, EvidenceEvent, TokenEvent, Turn
+from rag.retrieval.retriever import Filters, Hit
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20

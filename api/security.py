@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_body
-from rag.settings import Settings
+from rag.config import Settings
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # Paths that hold no data: liveness, readiness, the chat page's static files and the API docs.

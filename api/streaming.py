@@ -24,8 +24,8 @@ from api.errors import error_body, public_text
 from api.metrics import Metrics
 from api.schemas import AskRequest
 from api.worker import Job, LLMWorker
-from rag.answer import AnswerService
-from rag.answer_models import Answer, AnswerEvent, EvidenceEvent, StreamEvent
+from rag.answering.service import AnswerService
+from rag.contracts import Answer, AnswerEvent, EvidenceEvent, StreamEvent
 from rag.errors import RagError
 
 log = logging.getLogger("api")

@@ -5,8 +5,9 @@
 A scratch library (the test fixtures' reports, the fake encoder: no model is loaded, so the figures are the
 commit's own work) gets one large report — a ~9 MB file of numbered items — and then three one-page
 reports, each timed by commit step. Every commit re-chunks the whole corpus and writes a new index version;
-parsing and BM25 tokenising are paid only for new text (rag/library.py's parse cache, rag/index.py's token
-reuse). The second upload runs with the parse cache emptied, to show what it saves.
+parsing and BM25 tokenising are paid only for new text (rag/library/store.py's parse cache,
+rag/retrieval/index.py's token reuse).
+The second upload runs with the parse cache emptied, to show what it saves.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import time
 from pathlib import Path
 
 import rag.library as library_module
+from rag.config import Settings
 from rag.library import Library, Upload
-from rag.settings import Settings
 from tests.conftest import FakeEncoder
 from tests.test_library import ARCHIVE_REPORT, FIXTURES, FORESTRY_PLAN
 

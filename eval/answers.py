@@ -28,8 +28,7 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 from eval.check_gold import GoldItem
-from rag.answer_models import Answer
-from rag.citations import (
+from rag.answering.citations import (
     DEFAULT_THRESHOLD,
     extract_numbers,
     number_supported,
@@ -37,7 +36,8 @@ from rag.citations import (
     split_sentences,
     support_score,
 )
-from rag.corpus import normalize_for_search
+from rag.contracts import Answer
+from rag.text.normalize import normalize_for_search
 
 _NON_CONTENT = re.compile(r"[^0-9a-z%\u3400-\u4dbf\u4e00-\u9fff.]+")
 _MARKERS = re.compile(r"\[\d+\]")

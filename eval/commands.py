@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.settings import PROJECT_ROOT
+from rag.config import PROJECT_ROOT
 
 DEFAULT_GOLD = PROJECT_ROOT / "eval" / "gold.jsonl"
 
@@ -53,12 +53,12 @@ def _retrieval(args: argparse.Namespace) -> int:
     from embeddings.cache import EmbeddingCache
     from embeddings.encoder import model_fingerprint
     from eval.retrieval import evaluate, format_by_type, format_table, load_gold, write_json
-    from rag.chunking import fixed_chunks
+    from rag.app import chunk_config, open_encoder, open_index
+    from rag.config import Settings
     from rag.corpus import load_corpus
-    from rag.index import build_index, embed_chunks, load_index, memory_index
-    from rag.retrieve import Retriever
-    from rag.services import chunk_config, open_encoder, open_index
-    from rag.settings import Settings
+    from rag.retrieval.chunking import fixed_chunks
+    from rag.retrieval.index import build_index, embed_chunks, load_index, memory_index
+    from rag.retrieval.retriever import Retriever
 
     settings = Settings()
     items = [i for i in load_gold(args.gold) if i.answerable and i.sources]
@@ -117,8 +117,8 @@ def _retrieval(args: argparse.Namespace) -> int:
 def _answers(args: argparse.Namespace) -> int:
     from eval.answers import by_type, format_summary, run, summarize, write
     from eval.retrieval import load_gold
-    from rag.services import open_answer_service
-    from rag.settings import Settings
+    from rag.app import open_answer_service
+    from rag.config import Settings
 
     settings = Settings()
     items = load_gold(args.gold)
@@ -154,8 +154,8 @@ def _harness(args: argparse.Namespace) -> int:
         write_report,
     )
     from eval.retrieval import load_gold
+    from rag.config import Settings
     from rag.errors import RagError
-    from rag.settings import Settings
 
     conditions = load_conditions(args.conditions_file or CONDITIONS_FILE)
     if args.condition == "all":

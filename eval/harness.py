@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from eval.check_gold import GoldItem
-from rag.settings import PROJECT_ROOT, Settings
+from rag.config import PROJECT_ROOT, Settings
 
 CONDITIONS_FILE = PROJECT_ROOT / "eval" / "conditions.yaml"
 RESULTS_DIR = PROJECT_ROOT / "eval" / "results"
@@ -82,7 +82,7 @@ class Runner:
 
     def encoder(self):
         if self._encoder is None:
-            from rag.services import open_encoder
+            from rag.app import open_encoder
 
             self._encoder = open_encoder(self.settings)
             self._encoder.encode_queries(["预热"])  # one-off setup is not a query latency
@@ -90,28 +90,28 @@ class Runner:
 
     def index(self):
         if self._index is None:
-            from rag.services import open_index
+            from rag.app import open_index
 
             self._index, _ = open_index(self.settings, corpus=self.corpus(), encoder=self.encoder(),
                                         progress=self.progress)
         return self._index
 
     def retriever(self, cond: Condition):
-        from rag.retrieve import Retriever
+        from rag.retrieval.retriever import Retriever
 
         if cond.chunks == "structure":
             return Retriever(self.index(), self.encoder())
         import numpy as np
 
-        from rag.chunking import fixed_chunks
-        from rag.index import memory_index
+        from rag.retrieval.chunking import fixed_chunks
+        from rag.retrieval.index import memory_index
 
         chunks = fixed_chunks(self.corpus(), 400)
         if cond.retriever == "bm25":  # no vectors needed: BM25 alone never reads them
             vectors = np.zeros((len(chunks), 1), dtype=np.float32)
         else:
             from embeddings.cache import EmbeddingCache
-            from rag.index import embed_chunks
+            from rag.retrieval.index import embed_chunks
 
             cache = EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite")
             vectors, _ = embed_chunks(chunks, self.encoder(), cache, progress=self.progress)
@@ -121,8 +121,8 @@ class Runner:
                          rerank_weight=0.0)
 
     def service(self, cond: Condition):
-        from rag.answer import AnswerConfig, AnswerService
-        from rag.services import open_generator
+        from rag.answering.service import AnswerConfig, AnswerService
+        from rag.app import open_generator
 
         key = cond.llm_model if cond.mode == "llm" else None
         if key not in self._services:

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.check_gold import GoldItem, Source, clean
-from rag.retrieve import Hit
+from rag.retrieval.retriever import Hit
 
 KS = (1, 5, 10)
 _WS = re.compile(r"\s+")

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from eval.retrieval import evaluate, load_gold
-from rag.chunking import ChunkConfig, chunk_corpus
+from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import load_corpus
-from rag.index import memory_index
-from rag.retrieve import Retriever
-from rag.settings import PROJECT_ROOT, Settings
+from rag.retrieval.chunking import ChunkConfig, chunk_corpus
+from rag.retrieval.index import memory_index
+from rag.retrieval.retriever import Retriever
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from eval.retrieval import evaluate, load_gold
-from rag.retrieve import Retriever
-from rag.services import open_encoder, open_index
-from rag.settings import PROJECT_ROOT, Settings
+from rag.app import open_encoder, open_index
+from rag.config import PROJECT_ROOT, Settings
+from rag.retrieval.retriever import Retriever
 
 
 class _MemoQueries:

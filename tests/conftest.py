@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.settings import Settings
+from rag.config import Settings
 
 
 @pytest.fixture
@@ -71,8 +71,8 @@ def fake_encoder() -> FakeEncoder:
 
 @pytest.fixture(scope="session")
 def real_corpus():
+    from rag.config import PROJECT_ROOT
     from rag.corpus import load_corpus
-    from rag.settings import PROJECT_ROOT
 
     return load_corpus(PROJECT_ROOT / "data")
 

@@ -8,8 +8,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from rag.answer import AnswerService
-from rag.answer_models import (
+from rag.answering.service import AnswerService
+from rag.contracts import (
     Answer,
     AnswerEvent,
     AnswerMode,
@@ -23,15 +23,15 @@ from rag.answer_models import (
 )
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidQuestion
-from rag.retrieve import Filters, Retriever
+from rag.retrieval.retriever import Filters, Retriever
 
 REFUSE_WORD = "火星"  # questions naming it get a refusal
 FAIL_WORD = "故障"  # questions naming it fail mid-stream (after the evidence)
 
 
 def build_fake_retriever(corpus: Corpus) -> Retriever:
-    from rag.chunking import chunk_corpus
-    from rag.index import memory_index
+    from rag.retrieval.chunking import chunk_corpus
+    from rag.retrieval.index import memory_index
     from tests.conftest import FakeEncoder
 
     enc = FakeEncoder()

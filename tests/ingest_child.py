@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from rag.config import Settings
 from rag.library import Library, read_uploads
-from rag.settings import Settings
 from tests.conftest import FakeEncoder
 
 _HOOKED = [(os, "fsync"), (os, "mkdir"), (os, "link"), (os, "replace"), (os, "rename"), (os, "unlink"),

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import AnswerConfig, AnswerService
-from rag.answer_models import AnswerEvent, EvidenceEvent, TokenEvent, Turn
-from rag.chunking import chunk_corpus
+from rag.answering.generation import ChatMessage, GenerationParams, Usage
+from rag.answering.service import AnswerConfig, AnswerService
+from rag.contracts import AnswerEvent, EvidenceEvent, TokenEvent, Turn
 from rag.corpus import read_source
 from rag.errors import GenerationError, InvalidQuestion
-from rag.generation import ChatMessage, GenerationParams, Usage
-from rag.index import memory_index
-from rag.retrieve import _CHUNK_FIELDS, Hit, Retriever
+from rag.retrieval.chunking import chunk_corpus
+from rag.retrieval.index import memory_index
+from rag.retrieval.retriever import _CHUNK_FIELDS, Hit, Retriever
 
 WATER = "县水利局下半年在资金管理上有什么安排？"
 
@@ -292,7 +292,7 @@ def test_figure_stated_after_its_topic_in_the_same_sentence_answers_a_quantity_q
 
 def test_quoted_passages_are_wider_than_the_prompt_passages(retriever, real_corpus):
     """The prompt gets the short passage; the reader gets it grown within its hit, still verbatim."""
-    from rag.evidence import EvidenceSelector
+    from rag.answering.evidence import EvidenceSelector
 
     chunk = next(c for c in retriever.index.chunks
                  if c.chunk_type == "text" and len(c.text) > 380 and c.text.count("。") >= 4)
@@ -317,8 +317,8 @@ def test_enumeration_outline_must_have_the_size_asked(service):
 
 
 def test_a_bare_figure_is_cited_with_the_sentence_that_states_it():
-    from rag.answer import _citation
-    from rag.answer_models import Evidence
+    from rag.answering.service import _citation
+    from rag.contracts import Evidence
 
     text = "全年完成各项保障任务。更新车辆11辆，其中新能源汽车3辆，占比27.3%。安全行驶约170万公里。"
     e = Evidence(id=1, chunk_id="c", report_id="r", report_title="t", source_file="f.txt", section_id="s",
@@ -331,7 +331,7 @@ def test_a_bare_figure_is_cited_with_the_sentence_that_states_it():
 
 def test_an_outline_hit_gives_one_heading_not_the_pages_between_its_headings(retriever, real_corpus):
     """An outline chunk's headings lie far apart in the source; its passage must not span them."""
-    from rag.evidence import EvidenceSelector
+    from rag.answering.evidence import EvidenceSelector
 
     chunk = next(c for c in retriever.index.chunks
                  if c.chunk_type == "outline" and c.char_end - c.char_start > 2000)
@@ -351,9 +351,9 @@ def test_a_brief_without_the_amount_falls_back_to_the_passages_that_state_it(ser
 
 
 def test_a_withheld_count_is_not_answered_by_the_figure_beside_it():
-    from rag.answer import _quantity_gap
-    from rag.lexical import BigramIdf, query_grams
-    from rag.question import read_question
+    from rag.answering.service import _quantity_gap
+    from rag.text.bigrams import BigramIdf, query_grams
+    from rag.text.question import read_question
 
     question = "区住房和城乡建设局2023年1-10月核准商品房预售多少套？"
     withheld = "1-10月核发预（现）售证23宗。核准预售套数XX套，同比减少XX%；面积XX万㎡。"

@@ -12,17 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.answer import AnswerService
-from rag.answer_models import AnswerEvent, EvidenceEvent, TokenEvent
+from rag.answering.generation import ChatMessage, GenerationParams, OpenAIHTTPGenerator, Usage
+from rag.answering.service import AnswerService
+from rag.contracts import AnswerEvent, EvidenceEvent, TokenEvent
 from rag.corpus import read_source
-from rag.generation import ChatMessage, GenerationParams, OpenAIHTTPGenerator, Usage
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def service(real_settings):
-    from rag.services import open_answer_service
+    from rag.app import open_answer_service
 
     svc = open_answer_service(real_settings)
     svc.warm_up()

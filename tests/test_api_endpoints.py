@@ -8,9 +8,9 @@ import json
 import pytest
 
 from api.app import create_app
-from rag.answer_models import Answer, AnswerEvent, EvidenceEvent, TokenEvent
+from rag.config import Settings
+from rag.contracts import Answer, AnswerEvent, EvidenceEvent, TokenEvent
 from rag.corpus import source_text
-from rag.settings import Settings
 from tests.local_client import local_client
 
 QUESTION = "县水利局下半年在资金管理上有什么安排？"

@@ -12,9 +12,9 @@ import pytest
 
 from api import app as app_module
 from api.app import create_app
+from rag.app import open_version
 from rag.library import Library, Upload
-from rag.retrieve import Retriever
-from rag.services import open_version
+from rag.retrieval.retriever import Retriever
 from tests.conftest import FakeEncoder
 from tests.fake_service import FakeAnswerService
 from tests.local_client import local_client

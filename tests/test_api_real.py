@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from rag.settings import PROJECT_ROOT
+from rag.config import PROJECT_ROOT
 from tests.browser import artifact, launch_browser
 from tests.live_server import live_server
 

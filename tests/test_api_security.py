@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.commands import check_exposure
-from rag.library import Library, current_library, writer_lock
-from rag.retrieve import Retriever
-from rag.services import open_version
-from rag.settings import Settings
+from rag.app import open_version
+from rag.config import Settings
+from rag.library import Library, current_library
+from rag.library.store import writer_lock
+from rag.retrieval.retriever import Retriever
 from tests import hostile
 from tests.conftest import FakeEncoder
 from tests.fake_service import FakeAnswerService
@@ -396,8 +397,8 @@ def test_a_malformed_multipart_body_is_a_422_not_a_400(client):
 def test_a_long_chinese_numeral_is_not_a_recursion_bomb(real_corpus, fake_retriever):
     # 「一万一万…个」 in a question: the numeral parser recursed once per 万 and raised RecursionError at
     # ~1,000 of them — a 500 from the real answer pipeline (the fake service above never parses numbers).
-    from rag.answer import AnswerService
-    from rag.citations import check_answer, extract_numbers
+    from rag.answering.citations import check_answer, extract_numbers
+    from rag.answering.service import AnswerService
 
     question = "县水利局" + "一万" * 995 + "个项目？"
     answer = AnswerService(fake_retriever, real_corpus, None).ask(question, mode="extractive")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import ChunkConfig, chunk_corpus, fixed_chunks, sentence_spans
 from rag.corpus import load_corpus, source_text
+from rag.retrieval.chunking import ChunkConfig, chunk_corpus, fixed_chunks, sentence_spans
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corpus"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import (
+from rag.answering.citations import (
     DEFAULT_THRESHOLD,
     AnswerCheck,
     SentenceCheck,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import commands
+from rag.cli import corpus as commands
+from rag.config import PROJECT_ROOT
 from rag.errors import ReportNotFound
-from rag.settings import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "data"
 FIXTURES = Path(__file__).parent / "fixtures" / "corpus"

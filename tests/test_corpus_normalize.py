@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rag.corpus.normalize import normalize_for_search
+from rag.text.normalize import normalize_for_search
 
 
 @pytest.mark.parametrize(

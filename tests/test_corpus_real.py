@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.config import PROJECT_ROOT
 from rag.corpus import Corpus, Report, load_corpus, source_text
 from rag.corpus.numbering import parse_marker
 from rag.corpus.segment import title_strength
-from rag.settings import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "data"
 EXPECTED_COUNTS = [26, 25, 6, 17, 5]

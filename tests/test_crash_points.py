@@ -14,8 +14,8 @@ import shutil
 
 import pytest
 
-from rag.retrieve import Retriever
-from rag.services import open_version
+from rag.app import open_version
+from rag.retrieval.retriever import Retriever
 from tests.conftest import FakeEncoder
 from tests.test_library import (
     ARCHIVE_REPORT,
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow  # ~25 subprocesses; runs in CI (make test)
 @pytest.fixture(scope="module")
 def before(tmp_path_factory, request):
     """A library with one ingested version (the archive report, first edition), copied for each point."""
-    from rag.settings import Settings
+    from rag.config import Settings
 
     root = tmp_path_factory.mktemp("crash")
     shutil.copytree(FIXTURES, root / "data")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eval.answers import score, summarize
 from eval.check_gold import GoldItem
-from rag.answer_models import Answer, Citation
+from rag.contracts import Answer, Citation
 
 QUOTE_A = "全年共安排审计项目29个，其中市本级审计项目19个。"
 QUOTE_B = "完成28个乡镇、334个村点位安装。"

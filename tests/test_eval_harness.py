@@ -56,7 +56,7 @@ def test_check_passes_then_fails_when_retrieval_is_broken(tmp_path, capsys, monk
     good.write_text((out / "hybrid.json").read_text(encoding="utf-8"), encoding="utf-8")
 
     # Break retrieval on purpose: the ranking comes back upside down.
-    from rag.retrieve import Retriever
+    from rag.retrieval.retriever import Retriever
 
     original = Retriever.search
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.settings import PROJECT_ROOT
+from rag.config import PROJECT_ROOT
 from tests import hostile
 
 pytestmark = pytest.mark.slow

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from embeddings.cache import EmbeddingCache
-from rag import index as index_mod
 from rag.corpus import load_corpus
 from rag.errors import IndexNotReady
-from rag.index import build_index, current_version, ensure_index, load_index, read_manifest
+from rag.retrieval import index as index_mod
+from rag.retrieval.index import build_index, current_version, ensure_index, load_index, read_manifest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corpus"
 
@@ -74,7 +74,7 @@ def test_changed_model_or_chunker_makes_the_index_stale(corpus_dir, tmp_path, mo
     (model_dir / "config.json").write_text('{"changed": true}')
     _, built = _ensure(corpus_dir, tmp_path, model_dir, fake_encoder)
     assert built
-    from rag.chunking import ChunkConfig
+    from rag.retrieval.chunking import ChunkConfig
 
     _, built = _ensure(corpus_dir, tmp_path, model_dir, fake_encoder, cfg=ChunkConfig(max_chars=100))
     assert built

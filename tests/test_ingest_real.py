@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from rag.settings import PROJECT_ROOT
+from rag.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 

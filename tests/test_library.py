@@ -1,4 +1,4 @@
-"""Ingest / replace / remove with crash-safe corpus + index versions (`rag/library.py`), fake encoder.
+"""Ingest / replace / remove with crash-safe corpus + index versions (`rag/library/store.py`), fake encoder.
 
 The crash tests run an ingest in a subprocess (tests/ingest_child.py), SIGKILL it at each commit step
 (and after a few delays), then prove the previous version still loads — every earlier report present
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.app import open_version
 from rag.errors import CorpusError, ReportNotFound
 from rag.library import FileExists, IngestError, Library, Upload, current_library, read_uploads
-from rag.retrieve import Filters, Retriever
-from rag.services import open_version
+from rag.retrieval.retriever import Filters, Retriever
 from tests.conftest import FakeEncoder
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corpus"
@@ -315,7 +315,7 @@ def test_corpus_error_is_a_rag_error_for_the_cli_and_api():
 
 
 def test_cli_ingest_corpus_and_remove(lib_settings, tmp_path, monkeypatch, capsys):
-    from rag import services
+    from rag import app as services
     from rag.cli import main
 
     for key, value in {"RAG_DATA_DIR": lib_settings.data_dir, "RAG_LIBRARY_DIR": lib_settings.library_path(),
@@ -442,7 +442,7 @@ def test_a_commit_parses_and_tokenises_only_what_changed(lib_settings, enc, tmp_
     """A large file in the library used to make every later upload pay for parsing and tokenising it again
     (43 s instead of 1.4 s in the review): files are parsed once per content, chunks tokenised once."""
     import rag.corpus.parser as parser
-    import rag.index as index
+    import rag.retrieval.index as index
 
     _ingest(lib_settings, enc, _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT))
     parsed, tokenised = [], []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_models import Turn
-from rag.history import standalone_question
-from rag.question import asked_unit, body_core, read_question, redacted, states_unit
+from rag.answering.followups import standalone_question
+from rag.contracts import Turn
+from rag.text.question import asked_unit, body_core, read_question, redacted, states_unit
 
 
 @pytest.mark.parametrize("question, quantity, unit", [

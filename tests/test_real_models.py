@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from embeddings.encoder import Encoder
-from rag.llm import load_llm
+from rag.answering.generation import ChatMessage, GenerationParams, LlamaCppGenerator, Usage
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,10 @@ def test_embedding_model_ranks_the_relevant_passage_first(encoder):
 
 
 def test_gguf_generates_tokens(real_settings):
-    llm = load_llm(real_settings.llm_model_path(), n_ctx=512, threads=real_settings.threads)
-    out = llm.create_chat_completion(
-        messages=[{"role": "user", "content": "用一个词回答：中国的首都是哪里？"}],
-        max_tokens=8,
-        temperature=0,
-    )
-    text = out["choices"][0]["message"]["content"]
-    assert out["usage"]["completion_tokens"] >= 1
+    """The generator the service uses, on the real GGUF: it streams tokens and counts them."""
+    llm = LlamaCppGenerator(real_settings.llm_model_path(), n_ctx=512, threads=real_settings.threads)
+    usage = Usage()
+    text = "".join(llm.stream([ChatMessage(role="user", content="用一个词回答：中国的首都是哪里？")],
+                              GenerationParams(max_tokens=8, temperature=0, timeout_s=60), usage))
+    assert usage.completion_tokens >= 1 and usage.prompt_tokens > 0
     assert "北京" in text

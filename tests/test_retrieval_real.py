@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from eval.retrieval import load_gold, relevant
-from rag.index import load_index
-from rag.retrieve import Retriever
-from rag.services import open_encoder, open_index
-from rag.settings import PROJECT_ROOT
+from rag.app import open_encoder, open_index
+from rag.config import PROJECT_ROOT
+from rag.retrieval.index import load_index
+from rag.retrieval.retriever import Retriever
 
 pytestmark = pytest.mark.slow
 

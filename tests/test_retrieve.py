@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.bm25 import BM25, tokenize
-from rag.chunking import chunk_corpus
 from rag.errors import RagError
-from rag.index import memory_index
-from rag.retrieve import Filters, Retriever
+from rag.retrieval.bm25 import BM25, tokenize
+from rag.retrieval.chunking import chunk_corpus
+from rag.retrieval.index import memory_index
+from rag.retrieval.retriever import Filters, Retriever
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_empty_query_is_a_clear_error(retriever):
 
 
 def test_half_year_conflict_reads_the_section_path():
-    from rag.retrieve import half_year_conflict
+    from rag.retrieval.retriever import half_year_conflict
 
     assert half_year_conflict("市审计局2023年下半年要开展哪些审计？", ["一、上半年工作情况", "（一）审计"])
     assert not half_year_conflict("市审计局2023年下半年要开展哪些审计？", ["三、下半年工作安排"])
@@ -88,8 +88,8 @@ def test_a_section_about_the_other_half_year_is_ranked_below(retriever):
 
 
 def test_enumeration_question_puts_the_top_sections_outline_first(retriever):
-    from rag.question import asks_enumeration
-    from rag.retrieve import _CHUNK_FIELDS, Hit
+    from rag.retrieval.retriever import _CHUNK_FIELDS, Hit
+    from rag.text.question import asks_enumeration
 
     chunks = retriever.index.chunks
     outlined = {c.section_id for c in chunks if c.chunk_type == "outline"}

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from rag.settings import Settings
+from rag.config import Settings
 
 
 def test_defaults_point_outside_the_clone_for_models(settings, tmp_path):

@@ -1,4 +1,4 @@
-"""What a file must pass before it enters the library (rag/uploads.py): bounded .docx reading and clean,
+"""What a file must pass before it enters the library (library/uploads.py): bounded .docx reading and clean,
 short names. The attacks here were found by a hostile-client review (issue 13)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from rag.uploads import (
+from rag.library.uploads import (
     MAX_NAME_BYTES,
     IngestError,
     IngestTooLarge,

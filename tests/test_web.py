@@ -36,7 +36,7 @@ def service(real_corpus, fake_retriever):
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory, service):
-    from rag.settings import Settings
+    from rag.config import Settings
 
     tmp = tmp_path_factory.mktemp("web")
     settings = Settings(models_dir=tmp / "m", cache_dir=tmp / "c", index_dir=tmp / "i", _env_file=None)
@@ -183,7 +183,7 @@ def test_phone_width(browser, base_url):
 
 def test_loading_state_until_ready(browser, tmp_path, fake_service, monkeypatch):
     import api.app
-    from rag.settings import Settings
+    from rag.config import Settings
 
     release = threading.Event()
     monkeypatch.setattr(api.app, "_load_service", lambda s: (release.wait(20), fake_service)[1])

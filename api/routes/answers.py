@@ -15,7 +15,7 @@ from api.streaming import (
     start_streamed_answer,
     submit_answer,
 )
-from rag.answer_models import Answer
+from rag.contracts import Answer
 
 router = APIRouter(prefix="/v1", tags=["answers"], dependencies=[Depends(require_api_key)])
 

@@ -30,7 +30,7 @@ from api.schemas import (
 )
 from rag.corpus import Corpus, Report, Section
 from rag.errors import ReportNotFound, SectionNotFound
-from rag.retrieve import Filters, Mode
+from rag.retrieval.retriever import Filters, Mode
 
 router = APIRouter(prefix="/v1", tags=["search and reports"], dependencies=[Depends(require_api_key)],
                    responses=ERROR_RESPONSES)

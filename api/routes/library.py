@@ -1,6 +1,6 @@
 """Adding and removing reports: `POST /v1/reports` (multipart upload), `DELETE /v1/reports/{id}`.
 
-Same rules as `rag ingest` / `rag remove` (`rag/library.py`): a file whose name is in the corpus replaces
+Same rules as `rag ingest` / `rag remove` (`library/store.py`): a file whose name is in the corpus replaces
 its reports only with ``replace=true`` (else 409), an unchanged file changes nothing, any bad file rejects
 the whole upload with a 4xx naming it. The new corpus and index are committed as one version, then the
 running service swaps to it; requests already in flight finish on the version they started with.

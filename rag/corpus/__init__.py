@@ -11,9 +11,9 @@ Public API (import from here):
 
 from rag.corpus.loader import load_corpus
 from rag.corpus.models import Corpus, Paragraph, Report, Section, SourceFile, TocEntry
-from rag.corpus.normalize import normalize_for_search
 from rag.corpus.parser import PARSER_VERSION, parse_bytes, parse_file, report_id
 from rag.corpus.reading import read_source, source_text
+from rag.text.normalize import normalize_for_search
 
 __all__ = [
     "PARSER_VERSION",

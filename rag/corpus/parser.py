@@ -7,11 +7,11 @@ from pathlib import Path, PurePath
 
 from rag.corpus import metadata
 from rag.corpus.models import Report, SourceFile
-from rag.corpus.normalize import normalize_for_search
 from rag.corpus.reading import SourceText, decode_source
 from rag.corpus.sections import build_section_tree
 from rag.corpus.segment import ReportSpan, SegmentMode, segment
 from rag.errors import CorpusError
+from rag.text.normalize import normalize_for_search
 
 # Bump when parsing changes the ids, sections or metadata it produces: indexes built earlier become stale.
 PARSER_VERSION = "1"

@@ -15,9 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from rag.corpus.models import Paragraph, ParagraphKind, Section
-from rag.corpus.normalize import normalize_for_search
 from rag.corpus.numbering import Marker, parse_marker
 from rag.corpus.segment import Line
+from rag.text.normalize import normalize_for_search
 
 HEADING_MAX_CHARS = 50  # a whole-line heading longer than this is a sentence, i.e. a list item
 LEAD_MAX_CHARS = 40  # a run-in heading's lead sentence longer than this is a list item's text

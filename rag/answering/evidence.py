@@ -5,7 +5,7 @@ per Chinese character), so the model gets only the sentences of each hit that be
 not whole chunks. Each passage is a contiguous run of sentences of one hit, so its quote is a verbatim
 slice of the source file that the web client can highlight.
 
-Sentence relevance is rag/lexical.py's IDF-weighted overlap of character bigrams with the question.
+Sentence relevance is rag/text/bigrams.py's IDF-weighted overlap of character bigrams with the question.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rag.answer_models import Evidence
-from rag.chunking import heading_span
+from rag.contracts import Evidence
 from rag.corpus import Corpus, Section, read_source
 from rag.corpus.reading import SourceText
 from rag.errors import RagError
-from rag.lexical import BigramIdf, bigrams, query_grams, relevance
-from rag.retrieve import Hit
+from rag.retrieval.chunking import heading_span
+from rag.retrieval.retriever import Hit
+from rag.text.bigrams import BigramIdf, bigrams, query_grams, relevance
 
 __all__ = ["BigramIdf", "EvidenceSelector", "bigrams", "query_grams", "relevance"]
 

@@ -1,6 +1,6 @@
 """What a question asks for, read off its wording: a quantity, a comparison, named bodies, years, numbers.
 
-These readings drive evidence diversity and the refusal checks in rag/answer.py. They are patterns of
+These readings drive evidence diversity and the refusal checks in answering/service.py. They are patterns of
 Chinese question wording and of how government bodies are named, not of particular reports.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.citations import extract_numbers
-from rag.corpus import normalize_for_search
+from rag.answering.citations import extract_numbers
+from rag.text.normalize import normalize_for_search
 
 # 「多少」「几个」「排第几」「比例」: the answer must state a number.
 _QUANTITY_RE = re.compile(

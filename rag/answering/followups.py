@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer_models import Turn
-from rag.question import read_question
+from rag.contracts import Turn
+from rag.text.question import read_question
 
 _PERIOD_RE = re.compile(r"(?:20\d{2}\s*年)?(?:上半年|下半年|全年|[一二三四]季度|第[一二三四]季度)|"
                         r"20\d{2}\s*年(?:度)?|明年|今年|去年")

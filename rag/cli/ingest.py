@@ -1,7 +1,7 @@
 """`rag ingest PATH... [--replace]` adds (or replaces) report files; `rag remove REPORT_ID...` takes
 reports out.
 
-Both commit a new corpus + index version atomically (`rag/library.py`); a running `rag serve` notices
+Both commit a new corpus + index version atomically (`rag/library/store.py`); a running `rag serve` notices
 the new version within a few seconds and swaps to it without a restart.
 """
 
@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _library(settings, progress: bool):
+    from rag.app import open_encoder
     from rag.library import Library
-    from rag.services import open_encoder
 
     def step(name: str) -> None:
         if progress and name in ("parsed", "index-written", "current-swapped"):
@@ -65,8 +65,8 @@ def _print(summary: ChangeSummary, as_json: bool) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from rag.config import Settings
     from rag.library import read_uploads
-    from rag.settings import Settings
 
     settings = Settings()
     uploads = read_uploads(args.paths, settings.ingest_max_bytes)
@@ -79,7 +79,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from rag.settings import Settings
+    from rag.config import Settings
 
     summary = _library(Settings(), progress=not args.json).remove(args.refs)
     _print(summary, args.json)

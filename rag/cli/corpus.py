@@ -36,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _corpus(args: argparse.Namespace) -> Corpus:
     data_dir = getattr(args, "show_data_dir", None) or args.data_dir
     if data_dir is None:  # the live corpus: bundled reports plus those added with `rag ingest`
-        from rag.services import open_corpus
-        from rag.settings import Settings
+        from rag.app import open_corpus
+        from rag.config import Settings
 
         return open_corpus(Settings())
     return load_corpus(data_dir)

@@ -17,11 +17,11 @@ from rag.errors import RagError
 
 # Modules that add sub-commands, in the order `rag --help` lists them.
 COMMAND_MODULES = [
-    "models.commands",
-    "rag.corpus.commands",
-    "rag.ingest_commands",
-    "rag.search_commands",
-    "rag.ask_commands",
+    "rag.cli.models",
+    "rag.cli.corpus",
+    "rag.cli.ingest",
+    "rag.cli.search",
+    "rag.cli.ask",
     "api.commands",
     "eval.commands",
 ]

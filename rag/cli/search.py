@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from rag.services import open_index
-    from rag.settings import Settings
+    from rag.app import open_index
+    from rag.config import Settings
 
     t0 = time.perf_counter()
     index, built = open_index(Settings(), rebuild=args.rebuild)
@@ -37,10 +37,10 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from rag.app import open_retriever
+    from rag.config import Settings
     from rag.errors import RagError
-    from rag.retrieve import Filters
-    from rag.services import open_retriever
-    from rag.settings import Settings
+    from rag.retrieval.retriever import Filters
 
     # Check the input before paying for the model load.
     if not args.query.strip():

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from rag.settings import Settings
+    from rag.config import Settings
 
     settings = Settings()
     fetcher = fetch.Fetcher(settings.models_dir, progress=False)

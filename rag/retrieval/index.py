@@ -28,10 +28,10 @@ from pydantic import BaseModel
 
 from embeddings.cache import EmbeddingCache, cached_encode
 from embeddings.encoder import model_fingerprint
-from rag.bm25 import BM25, tokenize
-from rag.chunking import CHUNKER_VERSION, Chunk, ChunkConfig, chunk_corpus
 from rag.corpus import Corpus
 from rag.errors import IndexNotReady
+from rag.retrieval.bm25 import BM25, tokenize
+from rag.retrieval.chunking import CHUNKER_VERSION, Chunk, ChunkConfig, chunk_corpus
 from rag.storage import fsync_dir, prune_versions, set_current, write_file
 
 FORMAT = 1
@@ -110,7 +110,7 @@ def bm25_document(chunk: Chunk) -> str:
 
 
 # BM25 tokens by document text, for the chunks of the last index built or loaded in this process. A commit
-# (rag/library.py) re-chunks the whole corpus; with this only new text goes through jieba, which was 80% of
+# (library/store.py) re-chunks the whole corpus; with this only new text goes through jieba, which was 80% of
 # a commit's time with a 9 MB report in the library (8.6 s for a one-page upload; measured in issue 13).
 _tokens_by_document: dict[str, list[str]] = {}
 _tokens_lock = threading.Lock()
@@ -159,7 +159,7 @@ def build_index(corpus: Corpus, encoder, index_dir: Path, cache: EmbeddingCache 
     """Chunk, embed (cached vectors are reused, so only new text costs encoder time), save a version.
 
     ``make_current=False`` saves the version without pointing ``CURRENT`` at it: ingest does that only
-    after the corpus version naming this index is committed (``rag/library.py``)."""
+    after the corpus version naming this index is committed (``rag/library/store.py``)."""
     cfg = cfg or ChunkConfig()
     t0 = time.perf_counter()
     chunks = chunk_corpus(corpus, cfg)

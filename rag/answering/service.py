@@ -1,8 +1,8 @@
 """Question → cited, checked answer (or an honest refusal that points to the nearest sections).
 
-Pipeline: follow-up rewriting (rag/history.py) → hybrid retrieval → scope check (rag/scope.py) →
-compact evidence (rag/evidence.py) → evidence streamed out → LLM draft, streamed (rag/generation.py) or
-verbatim extractive answer → sentence-by-sentence citation check (rag/citations.py) → answer.
+Pipeline (modules in rag/answering/): follow-up rewriting (followups.py) → hybrid retrieval → scope check
+(scope.py) → compact evidence (evidence.py) → evidence streamed out → LLM draft, streamed (generation.py) or
+verbatim extractive answer → sentence-by-sentence citation check (citations.py) → answer.
 
 The model's text is never shown unchecked in the final answer: a sentence survives only if the passages it
 cites (or, after repair, others) support it, numbers exactly. Refusal is decided by the pipeline — scope,
@@ -21,7 +21,20 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag.answer_models import (
+from rag.answering.citations import (
+    DEFAULT_THRESHOLD,
+    AnswerCheck,
+    check_answer,
+    extract_numbers,
+    number_supported,
+    support_score,
+)
+from rag.answering.evidence import BigramIdf, EvidenceSelector, query_grams, relevance
+from rag.answering.followups import standalone_question
+from rag.answering.generation import GenerationParams, Generator, Usage
+from rag.answering.prompt import build_messages, evidence_label
+from rag.answering.scope import ScopeChecker
+from rag.contracts import (
     Answer,
     AnswerEvent,
     AnswerMode,
@@ -34,23 +47,10 @@ from rag.answer_models import (
     Turn,
     Unsupported,
 )
-from rag.citations import (
-    DEFAULT_THRESHOLD,
-    AnswerCheck,
-    check_answer,
-    extract_numbers,
-    number_supported,
-    support_score,
-)
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidQuestion
-from rag.evidence import BigramIdf, EvidenceSelector, query_grams, relevance
-from rag.generation import GenerationParams, Generator, Usage
-from rag.history import standalone_question
-from rag.prompt import build_messages, evidence_label
-from rag.question import QuestionFacts, quantities, read_question, redacted, states_unit
-from rag.retrieve import Filters, Hit, Retriever
-from rag.scope import ScopeChecker
+from rag.retrieval.retriever import Filters, Hit, Retriever
+from rag.text.question import QuestionFacts, quantities, read_question, redacted, states_unit
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
@@ -69,11 +69,11 @@ class AnswerConfig(BaseModel):
     extractive_sentences: int = Field(3, ge=1, description="Passages quoted by the extractive answer.")
     excerpt_chars: int = Field(
         480, ge=40, description="Quoted passages (「原文摘录」, extractive answers) are grown within their "
-        "hit up to this many characters; the prompt keeps the short passage (rag/evidence.py, widen).")
+        "hit up to this many characters; the prompt keeps the short passage (answering/evidence.py, widen).")
     extractive_quote: Literal["sentence", "passage"] = Field(
         "passage", description="Quote each passage's best sentence, or the whole (already compact) passage "
         "(measured: key-fact recall 0.64 → 0.77 on the gold set, eval/README.md).")
-    prompt: Literal["brief", "verbatim"] = Field("brief", description="System prompt (rag/prompt.py).")
+    prompt: Literal["brief", "verbatim"] = Field("brief", description="System prompt (answering/prompt.py).")
     complete_with_quotes: Literal["off", "uncited", "all"] = Field(
         "all", description="After the model's checked sentences, quote the relevant passages it left "
         "uncited, or all relevant passages: small models drop items of enumerations. A quantity question "
@@ -327,7 +327,7 @@ class AnswerService:
 
     def _widened(self, question: str, evidence: Sequence[Evidence], hits: Sequence[Hit]
                  ) -> dict[int, Evidence]:
-        """The passages as quoted to the reader: grown within their hits (rag/evidence.py, widen)."""
+        """The passages as quoted to the reader: grown within their hits (answering/evidence.py, widen)."""
         return self.selector.widen(question, evidence, hits, self.config.excerpt_chars)
 
     @staticmethod

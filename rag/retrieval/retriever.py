@@ -12,13 +12,13 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from rag.bm25 import tokenize
-from rag.chunking import Chunk
-from rag.corpus import normalize_for_search
 from rag.errors import RagError
-from rag.index import SearchIndex
-from rag.lexical import BigramIdf, query_grams, relevance
-from rag.question import asks_enumeration
+from rag.retrieval.bm25 import tokenize
+from rag.retrieval.chunking import Chunk
+from rag.retrieval.index import SearchIndex
+from rag.text.bigrams import BigramIdf, query_grams, relevance
+from rag.text.normalize import normalize_for_search
+from rag.text.question import asks_enumeration
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -102,7 +102,7 @@ class Retriever:
     # A boost for outline chunks on 「哪几方面」 questions was tried and lowered recall@1 (0.887 → 0.870);
     # min-max score fusion (instead of ranks) over the top 20/50 reached the same recall@1 0.887.
     # rerank_weight: the top hits are reordered by their fused score (relative to the best) plus this
-    # share of their lexical relevance (rag/lexical.py: IDF-weighted question bigrams found in the chunk's
+    # share of their lexical relevance (text/bigrams.py: IDF-weighted question bigrams found in the chunk's
     # own text, not its title). It separates neighbouring passages of the right report, which both
     # rankings score alike because they share the report's context. Swept on the gold set: 0 → recall@1
     # 0.887, 0.05 and 0.1 → 0.913 (MRR 0.935 → 0.948), 0.2 → 0.913 with recall@5 0.991, 0.4 → 0.870.

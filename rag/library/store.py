@@ -51,13 +51,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
+from rag.config import Settings
 from rag.corpus import PARSER_VERSION, Corpus, SourceFile, load_corpus, parse_bytes
 from rag.corpus.loader import corpus_files
 from rag.corpus.segment import SegmentMode
 from rag.errors import CorpusError, RagError, ReportNotFound
-from rag.settings import Settings
-from rag.storage import Lease, fsync_dir, fsync_file, prune_versions, set_current, write_file
-from rag.uploads import (
+from rag.library.uploads import (
     DOCX_SUFFIXES,
     INGEST_SUFFIXES,
     IngestError,
@@ -66,6 +65,7 @@ from rag.uploads import (
     docx_text,
     too_big,
 )
+from rag.storage import Lease, fsync_dir, fsync_file, prune_versions, set_current, write_file
 
 __all__ = ["ChangeSummary", "CorpusVersion", "FileExists", "IngestError", "IngestTooLarge", "Library",
            "LibraryBusy", "Upload", "current_library", "live_version", "open_corpus", "read_uploads"]
@@ -408,7 +408,7 @@ def _prune(lib: Path, settings: Settings, live: list[str]) -> None:
     """Keep the newest KEEP_VERSIONS library versions by sequence number (plus live and leased ones), and
     every index version that a remaining library version names. Called under the writer lock, so every
     temporary folder in the library is a crashed writer's."""
-    from rag.index import prune as prune_index
+    from rag.retrieval.index import prune as prune_index
 
     remaining = prune_versions(lib, "c-*", KEEP_VERSIONS, live, order=lambda p: p.name, min_age_s=0)
     named = set()
@@ -588,8 +588,8 @@ class Library:
                 removed: list[str], writes: dict[str, _Prepared], summary: ChangeSummary) -> None:
         from embeddings.cache import EmbeddingCache
         from embeddings.encoder import model_fingerprint
-        from rag.index import build_index
-        from rag.services import chunk_config
+        from rag.app import chunk_config
+        from rag.retrieval.index import build_index
 
         step = self.on_step
         lib, settings = self.lib, self.settings

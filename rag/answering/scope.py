@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.answering.evidence import bigrams
 from rag.corpus import Corpus, Report, normalize_for_search, read_source
-from rag.evidence import bigrams
-from rag.question import BodyMention, QuestionFacts
+from rag.text.question import BodyMention, QuestionFacts
 
 # Share of a body name's bigrams that a report's header must contain for the report to be that body's.
 # Names are written loosely (「文旅部门」 for 文化旅游体育局, 「经信局」 for 经济和信息化局), so matching is

@@ -1,8 +1,8 @@
 """Lexical relevance: IDF-weighted character bigrams shared by a question and a text.
 
 Bigrams of body names and topic words (「水资源费」) are rare in the corpus and weigh a lot; 「工作」「推进」
-weigh nearly nothing. Used to pick the sentences of a hit that bear on the question (rag/evidence.py)
-and to order the top hits (rag/retrieve.py).
+weigh nearly nothing. Used to pick the sentences of a hit that bear on the question (answering/evidence.py)
+and to order the top hits (rag/retrieval/retriever.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from rag.corpus import normalize_for_search
+from rag.text.normalize import normalize_for_search
 
 _CONTENT = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 # Words that say what kind of answer is wanted, not what it is about.

@@ -1,7 +1,7 @@
 """The answer prompt: fixed rules first (their KV cache is reused across questions), then numbered evidence.
 
 Small models follow short, concrete rules best; each rule here is one the 0.5B/1.5B coder models broke
-in trials without it. The checker (rag/citations.py) enforces the rules that matter anyway: an answer
+in trials without it. The checker (answering/citations.py) enforces the rules that matter anyway: an answer
 that ignores them loses the sentences that break them.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.answer_models import Evidence
-from rag.generation import ChatMessage
+from rag.answering.generation import ChatMessage
+from rag.contracts import Evidence
 
 BRIEF_PROMPT = (
     "你是政府工作报告问答助手，只能根据【材料】回答【问题】。\n"

@@ -21,7 +21,7 @@ what may be shown:
   and rejects it when none does.
 * :func:`check_answer` runs this over a whole answer and renders the sentences that may be shown.
 
-Everything compares the search form of the text (:func:`rag.corpus.normalize.normalize_for_search`): full
+Everything compares the search form of the text (:func:`rag.text.normalize.normalize_for_search`): full
 width folded, 「D建」 read as 党建 and 「AAA公众号」 as 微信公众号, so the model may write either form.
 Pure Python, no model, well under a millisecond per sentence: evidence profiles are cached by text.
 
@@ -42,7 +42,7 @@ from itertools import combinations
 
 from pydantic import BaseModel, Field, computed_field
 
-from rag.corpus.normalize import normalize_for_search
+from rag.text.normalize import normalize_for_search
 
 __all__ = [
     "CONNECTIVE_MAX_CHARS",

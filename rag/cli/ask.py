@@ -19,11 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from rag.answer import validate_question
-    from rag.answer_models import AnswerEvent, EvidenceEvent, TokenEvent
+    from rag.answering.service import validate_question
+    from rag.app import open_answer_service
+    from rag.config import Settings
+    from rag.contracts import AnswerEvent, EvidenceEvent, TokenEvent
     from rag.errors import InvalidQuestion
-    from rag.services import open_answer_service
-    from rag.settings import Settings
 
     validate_question(args.question, ())  # fail fast, before loading models
     if args.k is not None and not 1 <= args.k <= 50:

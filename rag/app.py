@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from rag.chunking import ChunkConfig
+from rag.config import Settings
 from rag.corpus import Corpus
-from rag.index import SearchIndex, ensure_index
 from rag.library import CorpusVersion
 from rag.library import open_corpus as open_corpus_version
-from rag.settings import Settings
+from rag.retrieval.chunking import ChunkConfig
+from rag.retrieval.index import SearchIndex, ensure_index
 
 
 def open_encoder(settings: Settings):
@@ -47,7 +47,7 @@ def chunk_config(settings: Settings) -> ChunkConfig:
 
 
 def open_retriever(settings: Settings, encoder=None):
-    from rag.retrieve import Retriever
+    from rag.retrieval.retriever import Retriever
 
     encoder = encoder or open_encoder(settings)
     index, _ = open_index(settings, encoder=encoder)
@@ -56,7 +56,7 @@ def open_retriever(settings: Settings, encoder=None):
 
 def open_generator(settings: Settings):
     """The configured LLM backend: an OpenAI-compatible endpoint if `llm_base_url` is set, else the GGUF."""
-    from rag.generation import LlamaCppGenerator, OpenAIHTTPGenerator
+    from rag.answering.generation import LlamaCppGenerator, OpenAIHTTPGenerator
 
     if settings.llm_base_url:
         return OpenAIHTTPGenerator(settings.llm_base_url, model=settings.llm_remote_model,
@@ -66,8 +66,8 @@ def open_generator(settings: Settings):
 
 def open_answer_service(settings: Settings, with_llm: bool = True):
     """Corpus, encoder, index, retriever and (unless ``with_llm`` is False) the LLM, each loaded once."""
-    from rag.answer import AnswerConfig, AnswerService
-    from rag.retrieve import Retriever
+    from rag.answering.service import AnswerConfig, AnswerService
+    from rag.retrieval.retriever import Retriever
 
     encoder = open_encoder(settings)
     version, index = open_version(settings, encoder=encoder)
@@ -81,8 +81,8 @@ def replace_corpus(service, corpus: Corpus, index: SearchIndex):
     and configuration of ``service`` (which keeps serving the requests that already hold it)."""
     import inspect
 
-    from rag.answer import AnswerService
-    from rag.retrieve import Retriever
+    from rag.answering.service import AnswerService
+    from rag.retrieval.retriever import Retriever
 
     old = service.retriever
     # The retriever's tuning (fusion weights…) carries over: every constructor argument it kept.

@@ -1,0 +1,1 @@
+"""From a question and retrieved hits to a cited answer."""

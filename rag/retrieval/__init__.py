@@ -1,0 +1,1 @@
+"""Chunking, BM25, the FAISS index and the fused retriever."""

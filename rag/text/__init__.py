@@ -1,0 +1,1 @@
+"""Chinese-text rules, each written once; imports nothing from the project."""
