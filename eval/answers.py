@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 from eval.check_gold import GoldItem
-from rag.answering.citations import (
+from rag.answering.verify import (
     DEFAULT_THRESHOLD,
     extract_numbers,
     number_supported,

@@ -397,8 +397,8 @@ def test_a_malformed_multipart_body_is_a_422_not_a_400(client):
 def test_a_long_chinese_numeral_is_not_a_recursion_bomb(real_corpus, fake_retriever):
     # 「一万一万…个」 in a question: the numeral parser recursed once per 万 and raised RecursionError at
     # ~1,000 of them — a 500 from the real answer pipeline (the fake service above never parses numbers).
-    from rag.answering.citations import check_answer, extract_numbers
     from rag.answering.service import AnswerService
+    from rag.answering.verify import check_answer, extract_numbers
 
     question = "县水利局" + "一万" * 995 + "个项目？"
     answer = AnswerService(fake_retriever, real_corpus, None).ask(question, mode="extractive")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.citations import (
+from rag.answering.verify import (
     DEFAULT_THRESHOLD,
     AnswerCheck,
     SentenceCheck,

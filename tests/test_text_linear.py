@@ -6,7 +6,7 @@ adversarial input (issue 13: a marker regex took 41 s on a whitespace-heavy hist
   characters our patterns start with — each repeated, then ended by a character that breaks a match in
   progress; Hypothesis mixes the alphabets further. Each must scale linearly (1 MB may cost at most 24×
   what 128 KB costs; a quadratic pattern costs 64×, an exponential one never finishes) and finish within
-  1 s. Most take under 0.2 s; the alternations of answering/citations.py take up to ~0.7 s on the runs they
+  1 s. Most take under 0.2 s; the alternations of answering/verify/ take up to ~0.7 s on the runs they
   start on (brackets, Chinese numerals), which ``-s`` prints.
 * **Every public text function** gets 1 MB of the same kinds and must scale linearly within its budget:
   0.2 s, or more for those that do Python work per token (each listed with why). Requests cannot reach
@@ -100,7 +100,7 @@ SLOWEST: dict[str, float] = {}
 
 def test_the_project_has_its_patterns_found():
     assert len(PATTERNS) > 80
-    assert "rag.answering.citations._MARKER_RE" in PATTERNS and "rag.text.question._ENUM_RE" in PATTERNS
+    assert "rag.text.markers._MARKER_RE" in PATTERNS and "rag.text.question._ENUM_RE" in PATTERNS
 
 
 @pytest.mark.parametrize("kind", sorted(UNITS))
@@ -130,7 +130,8 @@ def test_report_the_slowest_patterns():
 def _functions() -> dict[str, tuple[Callable[[str], object], float]]:
     """name -> (call with one text, budget in seconds for 1 MB)."""
     from api.errors import public_text
-    from rag.answering.citations import (
+    from rag.answering.followups import standalone_question
+    from rag.answering.verify import (
         check_answer,
         extract_numbers,
         number_supported,
@@ -138,7 +139,6 @@ def _functions() -> dict[str, tuple[Callable[[str], object], float]]:
         split_sentences,
         support_score,
     )
-    from rag.answering.followups import standalone_question
     from rag.contracts import Turn
     from rag.corpus.metadata import body_from_opening, body_from_title, parse_periods, report_kind
     from rag.corpus.noise import is_advert, looks_like_compilation_title, strip_paid_markers

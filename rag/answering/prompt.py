@@ -1,7 +1,7 @@
 """The answer prompt: fixed rules first (their KV cache is reused across questions), then numbered evidence.
 
 Small models follow short, concrete rules best; each rule here is one the 0.5B/1.5B coder models broke
-in trials without it. The checker (answering/citations.py) enforces the rules that matter anyway: an answer
+in trials without it. The checker (answering/verify/) enforces the rules that matter anyway: an answer
 that ignores them loses the sentences that break them.
 """
 

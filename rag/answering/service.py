@@ -2,7 +2,7 @@
 
 Pipeline (modules in rag/answering/): follow-up rewriting (followups.py) → hybrid retrieval → scope check
 (scope.py) → compact evidence (evidence.py) → evidence streamed out → LLM draft, streamed (generation.py) or
-verbatim extractive answer → sentence-by-sentence citation check (citations.py) → answer.
+verbatim extractive answer → sentence-by-sentence citation check (verify/) → answer.
 
 The model's text is never shown unchecked in the final answer: a sentence survives only if the passages it
 cites (or, after repair, others) support it, numbers exactly. Refusal is decided by the pipeline — scope,
@@ -21,7 +21,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag.answering.citations import (
+from rag.answering.evidence import BigramIdf, EvidenceSelector, query_grams, relevance
+from rag.answering.followups import standalone_question
+from rag.answering.generation import GenerationParams, Generator, Usage
+from rag.answering.prompt import build_messages, evidence_label
+from rag.answering.scope import ScopeChecker
+from rag.answering.verify import (
     DEFAULT_THRESHOLD,
     AnswerCheck,
     check_answer,
@@ -29,11 +34,6 @@ from rag.answering.citations import (
     number_supported,
     support_score,
 )
-from rag.answering.evidence import BigramIdf, EvidenceSelector, query_grams, relevance
-from rag.answering.followups import standalone_question
-from rag.answering.generation import GenerationParams, Generator, Usage
-from rag.answering.prompt import build_messages, evidence_label
-from rag.answering.scope import ScopeChecker
 from rag.contracts import (
     Answer,
     AnswerEvent,

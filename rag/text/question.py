@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.answering.citations import extract_numbers
 from rag.text.normalize import normalize_for_search
+from rag.text.quantities import extract_numbers
 
 # 「多少」「几个」「排第几」「比例」: the answer must state a number.
 _QUANTITY_RE = re.compile(
