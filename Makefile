@@ -30,7 +30,7 @@ $(INSTALLED): pyproject.toml | $(PY)
 install: $(INSTALLED)
 
 models: $(INSTALLED)
-	$(PY) -m models.fetch
+	$(VENV)/bin/rag models fetch
 
 index: models
 	$(VENV)/bin/rag index

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ModelMissing
-
 QUERY_MAX_CHARS = 256  # questions are 10–100 characters; see Encoder.encode_queries
 
 # Never let transformers or huggingface_hub reach for a hub: there is none.
@@ -49,11 +47,15 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+class ModelNotFound(FileNotFoundError):
+    """No sentence-transformers model at the path; the app turns this into the project's ModelMissing."""
+
+
 class Encoder:
     def __init__(self, model_path: Path, threads: int = 2, batch_size: int = 16,
                  bf16_queries: bool | None = None):
         if not (model_path / "modules.json").is_file():
-            raise ModelMissing(
+            raise ModelNotFound(
                 f"embedding model not found at {model_path}; run `make models` (or `rag models fetch`)"
             )
         import torch

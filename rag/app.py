@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from rag.config import Settings
 from rag.corpus import Corpus
+from rag.errors import ModelMissing
 from rag.library import CorpusVersion
 from rag.library import open_corpus as open_corpus_version
-from rag.retrieval.chunking import ChunkConfig
+from rag.retrieval.chunking import chunk_config
 from rag.retrieval.index import SearchIndex, ensure_index
 
 
 def open_encoder(settings: Settings):
-    from embeddings.encoder import Encoder
+    from embeddings.encoder import Encoder, ModelNotFound  # torch loads only when an encoder is wanted
 
-    return Encoder(settings.embedding_model_path(), threads=settings.threads)
+    try:
+        return Encoder(settings.embedding_model_path(), threads=settings.threads)
+    except ModelNotFound as exc:
+        raise ModelMissing(str(exc)) from exc
 
 
 def open_corpus(settings: Settings) -> Corpus:
@@ -40,10 +44,6 @@ def open_version(settings: Settings, encoder=None,
     index, _ = open_index(settings, corpus=version.corpus, encoder=encoder, progress=progress,
                           prefer=version.index_version)
     return version, index
-
-
-def chunk_config(settings: Settings) -> ChunkConfig:
-    return ChunkConfig(max_chars=settings.chunk_max_chars)
 
 
 def open_retriever(settings: Settings, encoder=None):

@@ -12,6 +12,10 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+import models.errors
+from models.manifest import ModelSpec, load_manifest
+from rag.errors import ModelFetchError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_HOME = Path.home() / ".cache" / "govreport-rag"
 
@@ -161,14 +165,17 @@ class Settings(BaseSettings):
         candidate = Path(self.embedding_model).expanduser()
         if candidate.is_absolute() or candidate.exists():
             return candidate.resolve()
-        from models.manifest import load_manifest
-
-        return load_manifest().model(self.embedding_model).install_path(self.models_dir)
+        return _manifest_model(self.embedding_model).install_path(self.models_dir)
 
     def llm_model_path(self) -> Path:
         """GGUF file to load: ``llm_path`` if set, else the manifest model inside ``models_dir``."""
         if self.llm_path is not None:
             return self.llm_path
-        from models.manifest import load_manifest
+        return _manifest_model(self.llm_model).install_path(self.models_dir)
 
-        return load_manifest().model(self.llm_model).install_path(self.models_dir)
+
+def _manifest_model(name: str) -> ModelSpec:
+    try:
+        return load_manifest().model(name)
+    except models.errors.ModelFetchError as exc:  # models/ is a leaf: its errors become the project's
+        raise ModelFetchError(str(exc)) from exc

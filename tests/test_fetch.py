@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from models.errors import ModelFetchError
 from models.fetch import Fetcher, fetch_models, pip_downloader
 from models.manifest import Manifest, ModelSpec, Part, Verify, load_manifest
-from rag.errors import ModelFetchError
 
 
 def sha(data: bytes) -> str:

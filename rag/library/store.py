@@ -51,6 +51,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
+from embeddings.cache import EmbeddingCache
+from embeddings.encoder import model_fingerprint
 from rag.config import Settings
 from rag.corpus import PARSER_VERSION, Corpus, SourceFile, load_corpus, parse_bytes
 from rag.corpus.loader import corpus_files
@@ -65,6 +67,9 @@ from rag.library.uploads import (
     docx_text,
     too_big,
 )
+from rag.retrieval.chunking import chunk_config
+from rag.retrieval.index import build_index
+from rag.retrieval.index import prune as prune_index
 from rag.storage import Lease, fsync_dir, fsync_file, prune_versions, set_current, write_file
 
 __all__ = ["ChangeSummary", "CorpusVersion", "FileExists", "IngestError", "IngestTooLarge", "Library",
@@ -408,8 +413,6 @@ def _prune(lib: Path, settings: Settings, live: list[str]) -> None:
     """Keep the newest KEEP_VERSIONS library versions by sequence number (plus live and leased ones), and
     every index version that a remaining library version names. Called under the writer lock, so every
     temporary folder in the library is a crashed writer's."""
-    from rag.retrieval.index import prune as prune_index
-
     remaining = prune_versions(lib, "c-*", KEEP_VERSIONS, live, order=lambda p: p.name, min_age_s=0)
     named = set()
     for name in remaining:
@@ -586,11 +589,6 @@ class Library:
 
     def _commit(self, prev_folder: Path | None, prev: LibraryManifest | None, files: list[LibraryFile],
                 removed: list[str], writes: dict[str, _Prepared], summary: ChangeSummary) -> None:
-        from embeddings.cache import EmbeddingCache
-        from embeddings.encoder import model_fingerprint
-        from rag.app import chunk_config
-        from rag.retrieval.index import build_index
-
         step = self.on_step
         lib, settings = self.lib, self.settings
         # Under the writer lock every .tmp-* here is a crashed writer's garbage.
