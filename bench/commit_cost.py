@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import rag.library as library_module
 from rag.config import Settings
 from rag.library import Library, Upload
+from rag.library.versions import forget_parsed
 from tests.conftest import FakeEncoder
 from tests.test_library import ARCHIVE_REPORT, FIXTURES, FORESTRY_PLAN
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         for n, label in enumerate(["one-page upload", "one-page upload, parse cache emptied",
                                    "one-page upload"]):
             if "emptied" in label:
-                library_module._parsed.clear()
+                forget_parsed()
             marks: list[tuple[str, float]] = []
             lib = Library(settings, encoder_factory=lambda: encoder, progress=False,
                           on_step=lambda step, marks=marks: marks.append((step, time.perf_counter())))

@@ -33,6 +33,7 @@ is already in the corpus replaces that file's reports (a file with the same byte
 ``remove`` drops whole files, or lists single reports of a compilation as removed.
 """
 
+
 from __future__ import annotations
 
 import contextlib
@@ -40,338 +41,46 @@ import fcntl
 import hashlib
 import os
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Literal
 
-from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from embeddings.cache import EmbeddingCache
 from embeddings.encoder import model_fingerprint
 from rag.config import Settings
-from rag.corpus import PARSER_VERSION, Corpus, SourceFile, load_corpus, parse_bytes
 from rag.corpus.loader import corpus_files
 from rag.corpus.segment import SegmentMode
-from rag.errors import CorpusError, RagError, ReportNotFound
-from rag.library.uploads import (
-    DOCX_SUFFIXES,
-    INGEST_SUFFIXES,
-    IngestError,
-    IngestTooLarge,
-    check_name,
-    docx_text,
-    too_big,
+from rag.errors import CorpusError, ReportNotFound
+from rag.library.changes import (
+    ChangeSummary,
+    FileChange,
+    FileExists,
+    LastReports,
+    LibraryBusy,
+    rejected_error,
+)
+from rag.library.uploads import IngestError, Prepared, Upload, prepare
+from rag.library.versions import (
+    MANIFEST,
+    CorpusVersion,
+    LibraryFile,
+    LibraryManifest,
+    build_corpus,
+    current_library,
+    keep_parsed,
+    read_manifest,
 )
 from rag.retrieval.chunking import chunk_config
 from rag.retrieval.index import build_index
 from rag.retrieval.index import prune as prune_index
 from rag.storage import Lease, fsync_dir, fsync_file, prune_versions, set_current, write_file
 
-__all__ = ["ChangeSummary", "CorpusVersion", "FileExists", "IngestError", "IngestTooLarge", "Library",
-           "LibraryBusy", "Upload", "current_library", "live_version", "open_corpus", "read_uploads"]
-
-FORMAT = 1
-MANIFEST = "library.json"
 KEEP_VERSIONS = 3
 
 Step = Callable[[str], None]  # called with the name of each commit step (progress, crash tests)
-
-
-class FileExists(IngestError):
-    """A file of that name is already in the corpus and replacing it was not asked for."""
-
-    http_status = 409
-
-
-class LastReports(IngestError):
-    """A removal would leave the corpus empty (a conflict with the library's state, not bad input)."""
-
-    http_status = 409
-
-
-class LibraryBusy(RagError):
-    """Another ingest or remove is writing the library; retry after ``retry_after`` seconds."""
-
-    http_status = 409
-    retry_after = 10
-
-
-def rejected_error(messages: list[str], errors: list[CorpusError]) -> IngestError:
-    """One error for every rejected file; its status is theirs when they agree (all too large: 413, all
-    name clashes: 409), else 422."""
-    statuses = {int(getattr(e, "http_status", 422)) for e in errors}
-    cls = {413: IngestTooLarge, 409: FileExists}.get(statuses.pop(), IngestError) if len(statuses) == 1 \
-        else IngestError
-    return cls("nothing was ingested:\n  " + "\n  ".join(messages))
-
-
-class LibraryFile(BaseModel):
-    name: str = Field(description="File name in the version folder; report ids are '<stem>-rNN'.")
-    sha256: str
-    size: int
-    origin: Literal["bundled", "ingested"]
-    mode: SegmentMode = "auto"
-    original: str | None = Field(None, description="originals/<name> as uploaded, when converted (.docx).")
-    source: str | None = Field(None, description="Where the file came from (path or upload name).")
-    added_at: float = 0.0
-
-
-class LibraryManifest(BaseModel):
-    format: int = FORMAT
-    seq: int
-    created_at: float
-    files: list[LibraryFile]
-    removed_reports: list[str] = Field(default_factory=list)
-    corpus_hash: str
-    index_version: str | None = None
-    n_reports: int
-
-
-@dataclass
-class CorpusVersion:
-    """What readers load: the corpus, the library version it comes from (None: plain ``data_dir``) and
-    the index version built for it."""
-
-    corpus: Corpus
-    name: str | None = None
-    index_version: str | None = None
-
-
-class FileChange(BaseModel):
-    name: str
-    action: Literal["added", "replaced", "unchanged", "removed", "reports removed"]
-    reports: list[str] = Field(default_factory=list, description="Report ids now (or formerly) in it.")
-    titles: list[str] = Field(default_factory=list)
-    sections: int = 0
-    warnings: list[str] = Field(default_factory=list)
-
-
-class ChangeSummary(BaseModel):
-    changed: bool
-    version: str | None = Field(None, description="The live library version afterwards.")
-    files: list[FileChange] = Field(default_factory=list)
-    reports_added: int = 0
-    reports_replaced: int = 0
-    reports_removed: int = 0
-    sections_added: int = 0
-    sections_removed: int = 0
-    n_reports: int = 0
-    embedded: int = Field(0, description="Chunks embedded now (the rest came from the embedding cache).")
-    seconds: float = 0.0
-
-    def lines(self) -> list[str]:
-        out = []
-        for f in self.files:
-            title = f"  {'; '.join(f.titles[:3])}{' …' if len(f.titles) > 3 else ''}" if f.titles else ""
-            out.append(f"{f.action:>15}  {f.name}: {len(f.reports)} reports, {f.sections} sections{title}")
-            out.extend(f"        warning: {w}" for w in f.warnings)
-        if not self.changed:
-            out.append("nothing changed (every file is already in the corpus with the same content)")
-        else:
-            out.append(
-                f"reports: {self.reports_added} added, {self.reports_replaced} replaced, "
-                f"{self.reports_removed} removed; sections: {self.sections_added} added, "
-                f"{self.sections_removed} removed; {self.n_reports} reports in the corpus "
-                f"(version {self.version}; {self.embedded} chunks embedded, {self.seconds:.1f} s)"
-            )
-        return out
-
-
-# -- reading ---------------------------------------------------------------------------------------
-
-
-def _current_name(lib: Path) -> str | None:
-    try:
-        name = (lib / "CURRENT").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    if not name or name.startswith(".") or "/" in name:
-        raise CorpusError(f"{lib / 'CURRENT'} is damaged; write the name of a c-* folder into it")
-    return name
-
-
-def _read_manifest(lib: Path, name: str) -> LibraryManifest:
-    folder = lib / name
-    try:
-        return LibraryManifest.model_validate_json((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CorpusError(f"library version {folder} is unreadable ({exc}); point {lib / 'CURRENT'} at the "
-                          "previous c-* folder") from exc
-
-
-def current_library(lib: Path) -> tuple[Path, LibraryManifest] | None:
-    """The live version folder and its manifest, or None when nothing was ever ingested."""
-    name = _current_name(lib)
-    return None if name is None else (lib / name, _read_manifest(lib, name))
-
-
-# Parsed files, by what decides the parse. A commit parses the old and the new version, and every commit
-# parses every file; without this, one large file makes every later upload or delete pay for it again.
-# Holds the files of the version last committed or opened (plus uploads being prepared): one corpus.
-_ParseKey = tuple[str, str, str, str, str]
-_parsed: dict[_ParseKey, SourceFile] = {}
-_parsed_lock = threading.Lock()
-
-
-def _parse_key(f: LibraryFile) -> _ParseKey:
-    return (f.name, f.sha256, f.mode, f.origin, PARSER_VERSION)
-
-
-def _keep_parsed(files: Sequence[LibraryFile]) -> None:
-    """Forget parsed files other than these (the version just committed or opened)."""
-    keep = {_parse_key(f) for f in files}
-    with _parsed_lock:
-        for key in [k for k in _parsed if k not in keep]:
-            del _parsed[key]
-
-
-def _parse_entry(folder: Path, f: LibraryFile) -> SourceFile:
-    with _parsed_lock:
-        cached = _parsed.get(_parse_key(f))
-    if cached is not None:
-        return cached.model_copy()  # shallow: build_corpus reassigns ``reports``, never mutates it
-    data = (folder / f.name).read_bytes()
-    # Ingested files without a title line are one report titled by the file name (said at ingest).
-    fallback = PurePath(f.name).stem if f.origin == "ingested" else None
-    source = parse_bytes(data, f.name, f.mode, fallback)
-    with _parsed_lock:
-        _parsed[_parse_key(f)] = source
-    return source.model_copy()
-
-
-def corpus_hash(files: Sequence[LibraryFile], removed: Sequence[str]) -> str:
-    """Same as ``load_corpus``'s hash for plain files (so the first version reuses the index built from
-    ``data_dir``), plus whatever else changes the reports: a non-default mode, removed ids."""
-    digest = hashlib.sha256(f"parser {PARSER_VERSION}\n".encode())
-    for f in sorted(files, key=lambda f: f.name):
-        digest.update(f"{f.name}\0{f.sha256}\n".encode())
-        if f.mode != "auto" or f.origin == "ingested":
-            digest.update(f"mode {f.mode} {f.origin}\n".encode())
-    for rid in sorted(removed):
-        digest.update(f"removed {rid}\n".encode())
-    return digest.hexdigest()
-
-
-def build_corpus(folder: Path, files: Sequence[LibraryFile], removed: Sequence[str]) -> Corpus:
-    gone = set(removed)
-    sources = []
-    for f in sorted(files, key=lambda f: f.name):
-        source = _parse_entry(folder, f)
-        if gone:
-            source.reports = [r for r in source.reports if r.id not in gone]
-        sources.append(source)
-    return Corpus(data_dir=str(folder.resolve()), parser_version=PARSER_VERSION,
-                  content_hash=corpus_hash(files, removed), files=sources)
-
-
-def open_corpus(settings: Settings) -> CorpusVersion:
-    """The live corpus: the library's current version if there is one, else the plain ``data_dir``.
-
-    The version is leased (``rag.storage.Lease``, held by the corpus) before it is read, so no writer
-    prunes it while this corpus is in use; if it was pruned just before (several commits between reading
-    ``CURRENT`` and taking the lease), ``CURRENT`` is read again."""
-    lib = settings.library_path()
-    for _ in range(5):
-        name = _current_name(lib)
-        if name is None:
-            return CorpusVersion(load_corpus(settings.data_dir))
-        lease = Lease(lib, name)
-        if not (lib / name / MANIFEST).is_file():
-            lease.release()
-            continue
-        manifest = _read_manifest(lib, name)
-        corpus = build_corpus(lib / name, manifest.files, manifest.removed_reports)
-        _keep_parsed(manifest.files)
-        corpus.hold(lease)
-        return CorpusVersion(corpus, name, manifest.index_version)
-    raise CorpusError(f"the library in {lib} changed five times while it was being read; retry")
-
-
-def live_version(settings: Settings) -> str | None:
-    """Name of the live library version (cheap: one small file), for noticing another process's ingest."""
-    try:
-        return (settings.library_path() / "CURRENT").read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
-
-
-# -- input -----------------------------------------------------------------------------------------
-
-
-class Upload(BaseModel):
-    """One file to ingest: its name (decides the report ids) and bytes."""
-
-    name: str
-    data: bytes = Field(repr=False)
-    source: str | None = None
-
-
-@dataclass
-class _Prepared:
-    entry: LibraryFile
-    data: bytes  # what is stored under entry.name (UTF-8 text for a .docx)
-    original: bytes | None
-    source: SourceFile
-
-
-def prepare(upload: Upload, mode: SegmentMode, max_bytes: int) -> _Prepared:
-    """Check, decode and parse one input (nothing is written). Raises IngestError/CorpusError."""
-    name = check_name(upload.name)
-    size = len(upload.data)
-    if size > max_bytes:
-        raise too_big(name, size, max_bytes)
-    if size == 0:
-        raise IngestError(f"{name}: the file is empty")
-    data, original = upload.data, None
-    if PurePath(name).suffix.lower() in DOCX_SUFFIXES:
-        original = data
-        name = PurePath(name).stem + ".txt"
-        data = docx_text(upload.data, upload.name, max_bytes).encode("utf-8")
-    source = parse_bytes(data, name, mode, PurePath(name).stem)
-    if not source.reports:
-        raise IngestError(f"{name}: no report found in the file")
-    entry = LibraryFile(name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data), origin="ingested",
-                        mode=mode, original=f"originals/{upload.name}" if original is not None else None,
-                        source=upload.source or upload.name, added_at=time.time())
-    with _parsed_lock:  # the commit parses the new version: this file is parsed already
-        _parsed[_parse_key(entry)] = source
-    return _Prepared(entry, data, original, source)
-
-
-def collect_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files named, and the .txt/.docx files inside named folders (recursively, hidden ones skipped)."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INGEST_SUFFIXES
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
-            if not found:
-                raise IngestError(f"{path}: the folder holds no .txt or .docx files")
-            out.extend(found)
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise IngestError(f"{path}: no such file or folder")
-    return out
-
-
-def read_uploads(paths: Sequence[Path], max_bytes: int) -> list[Upload]:
-    uploads = []
-    for path in collect_paths(paths):
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:  # said before reading a huge file into memory
-                raise too_big(path.name, size, max_bytes)
-            data = path.read_bytes()
-        except OSError as exc:
-            raise IngestError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
-        uploads.append(Upload(name=path.name, data=data, source=str(path)))
-    return uploads
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -417,7 +126,7 @@ def _prune(lib: Path, settings: Settings, live: list[str]) -> None:
     named = set()
     for name in remaining:
         with contextlib.suppress(CorpusError):
-            named.add(_read_manifest(lib, name).index_version or "")
+            named.add(read_manifest(lib, name).index_version or "")
     if settings.index_dir.is_dir():
         prune_index(settings.index_dir, keep=KEEP_VERSIONS, live=named - {""})
 
@@ -469,7 +178,7 @@ class Library:
         t0 = time.perf_counter()
         if not uploads:
             raise IngestError("nothing to ingest: name .txt or .docx files, or folders holding them")
-        prepared: dict[str, _Prepared] = {}
+        prepared: dict[str, Prepared] = {}
         rejected: list[str] = []
         errors: list[CorpusError] = []
         bar = tqdm(uploads, desc="reading", unit="file", disable=not self.progress or len(uploads) < 2)
@@ -588,7 +297,7 @@ class Library:
     # -- the commit ----------------------------------------------------------------------------------
 
     def _commit(self, prev_folder: Path | None, prev: LibraryManifest | None, files: list[LibraryFile],
-                removed: list[str], writes: dict[str, _Prepared], summary: ChangeSummary) -> None:
+                removed: list[str], writes: dict[str, Prepared], summary: ChangeSummary) -> None:
         step = self.on_step
         lib, settings = self.lib, self.settings
         # Under the writer lock every .tmp-* here is a crashed writer's garbage.
@@ -614,7 +323,7 @@ class Library:
             fsync_dir(tmp / "originals")
         step("files-written")
         corpus = build_corpus(tmp, files, removed)
-        _keep_parsed(files)
+        keep_parsed(files)
         step("parsed")
         model_path = settings.embedding_model_path()
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")

@@ -9,13 +9,22 @@ so a bomb is refused after at most ``max_bytes`` of XML, in bounded memory.
 
 from __future__ import annotations
 
+import hashlib
+import time
 import unicodedata
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from io import BytesIO
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from xml.parsers import expat
 
+from pydantic import BaseModel, Field
+
+from rag.corpus import SourceFile, parse_bytes
+from rag.corpus.segment import SegmentMode
 from rag.errors import CorpusError
+from rag.library.versions import LibraryFile, remember_parsed
 
 
 class IngestError(CorpusError):
@@ -268,3 +277,76 @@ def docx_text(data: bytes, name: str, max_bytes: int) -> str:
         except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
             raise _unreadable(name, exc) from None
     return "\n".join(collector.lines) + "\n"
+
+
+# -- input -----------------------------------------------------------------------------------------
+
+
+class Upload(BaseModel):
+    """One file to ingest: its name (decides the report ids) and bytes."""
+
+    name: str
+    data: bytes = Field(repr=False)
+    source: str | None = None
+
+
+@dataclass
+class Prepared:
+    entry: LibraryFile
+    data: bytes  # what is stored under entry.name (UTF-8 text for a .docx)
+    original: bytes | None
+    source: SourceFile
+
+
+def prepare(upload: Upload, mode: SegmentMode, max_bytes: int) -> Prepared:
+    """Check, decode and parse one input (nothing is written). Raises IngestError/CorpusError."""
+    name = check_name(upload.name)
+    size = len(upload.data)
+    if size > max_bytes:
+        raise too_big(name, size, max_bytes)
+    if size == 0:
+        raise IngestError(f"{name}: the file is empty")
+    data, original = upload.data, None
+    if PurePath(name).suffix.lower() in DOCX_SUFFIXES:
+        original = data
+        name = PurePath(name).stem + ".txt"
+        data = docx_text(upload.data, upload.name, max_bytes).encode("utf-8")
+    source = parse_bytes(data, name, mode, PurePath(name).stem)
+    if not source.reports:
+        raise IngestError(f"{name}: no report found in the file")
+    entry = LibraryFile(name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data), origin="ingested",
+                        mode=mode, original=f"originals/{upload.name}" if original is not None else None,
+                        source=upload.source or upload.name, added_at=time.time())
+    remember_parsed(entry, source)  # the commit parses the new version: this file is parsed already
+    return Prepared(entry, data, original, source)
+
+
+def collect_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files named, and the .txt/.docx files inside named folders (recursively, hidden ones skipped)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INGEST_SUFFIXES
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                raise IngestError(f"{path}: the folder holds no .txt or .docx files")
+            out.extend(found)
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise IngestError(f"{path}: no such file or folder")
+    return out
+
+
+def read_uploads(paths: Sequence[Path], max_bytes: int) -> list[Upload]:
+    uploads = []
+    for path in collect_paths(paths):
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:  # said before reading a huge file into memory
+                raise too_big(path.name, size, max_bytes)
+            data = path.read_bytes()
+        except OSError as exc:
+            raise IngestError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+        uploads.append(Upload(name=path.name, data=data, source=str(path)))
+    return uploads
