@@ -6,11 +6,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from rag.contracts import AnswerEvent, AnswerMode, Citation, EvidenceEvent, TokenEvent, Turn
+from rag.contracts import (
+    MAX_HISTORY_TURNS,
+    MAX_QUESTION_CHARS,
+    AnswerEvent,
+    AnswerMode,
+    Citation,
+    EvidenceEvent,
+    TokenEvent,
+    Turn,
+)
 from rag.retrieval.retriever import Filters, Hit
 
-MAX_QUESTION_CHARS = 2000
-MAX_HISTORY_TURNS = 20
 # Question and history together: what a follow-up needs is the last few turns. A cap on the total (not only
 # per turn) bounds every text step of a request: 20 turns of 20,000 characters used to be accepted.
 MAX_CONVERSATION_CHARS = 24_000

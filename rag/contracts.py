@@ -10,6 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+# Limits of one question, the same for every entry point (CLI, HTTP, OpenAI route).
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY_TURNS = 20
+
 AnswerMode = Literal["llm", "extractive"]
 
 

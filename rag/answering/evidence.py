@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,10 +24,10 @@ from rag.errors import RagError
 from rag.retrieval.chunking import heading_span
 from rag.retrieval.retriever import Hit
 from rag.text.bigrams import BigramIdf, bigrams, query_grams, relevance
+from rag.text.sentences import sentence_bounds
 
 __all__ = ["BigramIdf", "EvidenceSelector", "bigrams", "query_grams", "relevance"]
 
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;\n])")
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def _units(hit: Hit, q: dict[str, float]) -> list[_Unit]:
             pieces.append((a, b, hit.text[offset : offset + (b - a)]))
             offset += b - a + 1
     else:
-        bounds = [0, *(m.start() for m in _SENTENCE_END.finditer(hit.text)), len(hit.text)]
+        bounds = sentence_bounds(hit.text)
         pieces = [(hit.char_start + a, hit.char_start + b, hit.text[a:b])
                   for a, b in itertools.pairwise(bounds) if hit.text[a:b].strip()]
     for a, b, text in pieces:

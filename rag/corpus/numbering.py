@@ -10,21 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CN = "一二三四五六七八九十百零〇两"
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
+from rag.text.numerals import CN_SMALL_NUM_CHARS, cn_number
+
+_CN = CN_SMALL_NUM_CHARS
 
 _PATTERNS: list[tuple[int, re.Pattern[str]]] = [
     (1, re.compile(rf"^([{_CN}]{{1,3}})\s*[、.．]\s*")),
@@ -45,20 +33,6 @@ class Marker:
     rest_start: int  # index in the line where the text after the numbering starts
 
 
-def chinese_number(numeral: str) -> int:
-    """一 → 1, 十 → 10, 十二 → 12, 二十 → 20, 二十三 → 23, 一百 → 100."""
-    if "百" in numeral:
-        head, _, tail = numeral.partition("百")
-        return (_CN_DIGITS.get(head, 1) if head else 1) * 100 + (chinese_number(tail) if tail else 0)
-    if "十" in numeral:
-        head, _, tail = numeral.partition("十")
-        return (_CN_DIGITS.get(head, 1) if head else 1) * 10 + (_CN_DIGITS.get(tail, 0) if tail else 0)
-    value = 0
-    for ch in numeral:
-        value = value * 10 + _CN_DIGITS.get(ch, 0)
-    return value
-
-
 def parse_marker(content: str) -> Marker | None:
     """The numbering a line starts with, if any."""
     for rank, pattern in _PATTERNS:
@@ -71,6 +45,8 @@ def parse_marker(content: str) -> Marker | None:
         elif token.isdigit():
             number = int(token)
         else:
-            number = chinese_number(token)
+            number = cn_number(token)
+            if number is None:  # 「十四五、」 is the plan period, not item fourteen-five
+                continue
         return Marker(text=content[: m.end()].rstrip(), rank=rank, number=number, rest_start=m.end())
     return None

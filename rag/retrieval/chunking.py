@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from rag.config import Settings
 from rag.corpus import Corpus, Report, Section, normalize_for_search, read_source
 from rag.corpus.reading import SourceText
+from rag.text.sentences import SENTENCE_END_RE
 
 CHUNKER_VERSION = "3"
 
@@ -66,7 +67,6 @@ class Chunk(BaseModel):
 
 
 # Sentence ends, and the start of an inline enumeration item (「二是」「三要」「四抓」) after a comma.
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _ITEM_START = re.compile(
     r"(?<=[，,：:])(?=(?:[一二三四五六七八九十]+|[0-9]+)(?:是|要|抓|强化|加强)[^，。]{0,2})"
 )
@@ -82,7 +82,7 @@ def _split_at(pattern: re.Pattern[str], text: str, start: int) -> list[tuple[int
 def sentence_spans(text: str, max_chars: int, min_piece: int = 40) -> list[tuple[int, int]]:
     """Spans (relative to ``text``) of sentences, each at most ``max_chars`` where possible."""
     spans: list[tuple[int, int]] = []
-    for a, b in _split_at(_SENTENCE_END, text, 0):
+    for a, b in _split_at(SENTENCE_END_RE, text, 0):
         if b - a <= max_chars:
             spans.append((a, b))
             continue

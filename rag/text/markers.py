@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rag.text.sentences import SENTENCE_STOPS
+
 _DIGIT = "0-9０-９"
 _MARKER_NUM = rf"[{_DIGIT}]{{1,3}}"  # evidence ids are small; 〔2023〕 is a document number, not a marker
 _LABEL = (
@@ -26,7 +28,7 @@ SQUARE = rf"[\[［【〔〖]\s*{_LIST}\s*[\]］】〕〗]"
 # Parentheses hold ordinary text too (「（2023年）」, 「（1）」 list items), so they count as markers only
 # with a label (「（来源1）」), or bare at the very end of the sentence (「…改造(1)。」).
 LABELLED_PAREN = rf"[(（]\s*(?={_LABEL}){_LIST}\s*[)）]"
-TERMINATORS = "。！？；!?;"
+TERMINATORS = SENTENCE_STOPS
 _BARE_PAREN_END = rf"[(（]\s*{_LIST}\s*[)）](?=\s*[{TERMINATORS}]*\s*$)"
 
 # Every pattern here is linear on adversarial text (tests/test_text_linear.py): a run of spaces (or digits)

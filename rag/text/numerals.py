@@ -8,6 +8,8 @@ CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 
               "八": 8, "九": 9}
 CN_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿"
+# Numerals up to the hundreds: heading numbers (「十二、」「（三）」) and percentages (「百分之十二」).
+CN_SMALL_NUM_CHARS = "零〇一二两三四五六七八九十百"
 CN_NUMERAL_MAX = 32
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from rag.text.markers import parse_markers, split_sentences
 from rag.text.normalize import normalize_for_search
-from rag.text.numerals import CN_DIGITS, CN_NUM_CHARS, cn_decimal, cn_number
+from rag.text.numerals import CN_DIGITS, CN_NUM_CHARS, CN_SMALL_NUM_CHARS, cn_decimal, cn_number
 
 # Measure words and units a number can carry, longest first. Canonical spellings: 月份→月, 年度→年 …
 _UNIT_WORDS = """
@@ -33,7 +33,7 @@ _MAGNITUDES = {"万亿": 12, "千亿": 11, "百亿": 10, "亿": 8, "千万": 7, 
                "百": 2}
 _MAG_RE = r"万亿|千亿|百亿|亿|千万|百万|十万|万|千(?![米克瓦])|百(?!分)"
 _AR_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_CN_PCT = r"[零〇一二两三四五六七八九十百]+(?:点[零〇一二三四五六七八九]+)?"
+_CN_PCT = rf"[{CN_SMALL_NUM_CHARS}]+(?:点[零〇一二三四五六七八九]+)?"
 
 _NUMBER_START = r"[\dA-Za-z百前第零〇一二两三四五六七八九十千万亿]"  # every character a number can begin with
 NUMBER_RE = re.compile(

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.text.normalize import normalize_for_search
+from rag.text.numerals import cn_number
 from rag.text.quantities import extract_numbers
 
 # 「多少」「几个」「排第几」「比例」: the answer must state a number.
@@ -51,7 +52,6 @@ _COUNT_ASKED_RE = re.compile(
     r"哪[“‘\"']?([一二三四五六七八九十两]|\d{1,2})(?=[个项大条种方类])|"
     r"([一二三四五六七八九十两]|\d{1,2})(?=(?:个|大|项|条|种)[^，。？?]{0,8}(?:是什么|指什么|包括什么|具体指|分别是))"
 )
-_CN_DIGIT = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 _DATE_LIKE_RE = re.compile(r"^\d{4}年|^\d{1,2}月|^\d{1,2}日|半年|季度|^\d{4}$")
 
 
@@ -158,7 +158,7 @@ def _enumeration_size(norm: str) -> tuple[int | None, str]:
     if not m:
         return None, norm
     word = m.group(1) or m.group(2)
-    size = int(word) if word.isdigit() else _CN_DIGIT[word]
+    size = int(word) if word.isdigit() else cn_number(word)
     return size, norm[: m.start()] + norm[m.end() :]
 
 

@@ -1,0 +1,28 @@
+"""One question on its way through the answering stages: what every stage reads, typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.contracts import Answer, AnswerMode, Evidence
+from rag.retrieval.retriever import Hit
+from rag.text.question import QuestionFacts
+
+
+@dataclass
+class AskContext:
+    """Filled by retrieval (``AnswerService.stream``); read by the refusal, draft and extractive stages."""
+
+    question: str  # as asked, trimmed
+    standalone: str  # follow-ups rewritten to stand alone: what is searched and answered
+    mode: AnswerMode
+    facts: QuestionFacts  # what the question asks for, read off its wording
+    hits: list[Hit]
+    evidence: list[Evidence]  # the compact passages the prompt shows
+    grams: dict[str, float]  # the question's IDF-weighted bigrams (relevance of passages and clauses)
+    wide: dict[int, Evidence] = field(default_factory=dict)  # passages grown for quoting, by evidence id
+
+    def answer(self, **fields) -> Answer:
+        """An Answer to this question; ``fields`` give the answer text, citations, refusal…"""
+        return Answer(question=self.question, standalone_question=self.standalone, evidence=self.evidence,
+                      mode=self.mode, **fields)

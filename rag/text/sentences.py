@@ -1,0 +1,18 @@
+"""Where Chinese sentences and clauses end. Every splitter of the project cuts at these marks."""
+
+from __future__ import annotations
+
+import re
+
+SENTENCE_STOPS = "。！？；!?;"  # full stops, and the semicolons that end items of a list
+CLAUSE_STOPS = "，,；;。！？!?"
+
+# Zero-width: a split keeps the mark with the text before it.
+SENTENCE_END_RE = re.compile(rf"(?<=[{SENTENCE_STOPS}])")
+SENTENCE_OR_LINE_END_RE = re.compile(rf"(?<=[{SENTENCE_STOPS}\n])")
+CLAUSE_END_RE = re.compile(rf"(?<=[{CLAUSE_STOPS}\n])")
+
+
+def sentence_bounds(text: str) -> list[int]:
+    """0, every sentence or line end, len(text): consecutive pairs are the sentences (marks kept)."""
+    return [0, *(m.start() for m in SENTENCE_OR_LINE_END_RE.finditer(text)), len(text)]
