@@ -181,19 +181,81 @@ def _manifest_model(name: str) -> ModelSpec:
         raise ModelFetchError(str(exc)) from exc
 
 
-# -- tuned knobs of answering ------------------------------------------------------------------
+# -- tuned knobs -------------------------------------------------------------------------------------
+#
+# Every constant chosen by a measurement lives below, once, with that measurement. The modules read them
+# from here (their defaults); `rag eval` records the resolved `TunedConfig` in every result file, and each
+# condition of eval/conditions.yaml pins the values it was measured with, so changing a default here makes
+# the conditions that depend on it refuse to run until they are re-measured (eval/harness.py).
+
+
+class ChunkConfig(BaseModel):
+    """Section-bounded chunks (rag/retrieval/chunking.py); changing them rebuilds the index."""
+
+    max_chars: int = Field(400, ge=50, description="Target upper size of a chunk's text (the setting "
+                           "RAG_CHUNK_MAX_CHARS). BM25 over 240–560 (eval/sweep_chunking.py): recall@1 "
+                           "0.817 → 0.870; the hybrid retriever at 400 vs 480: recall@1 0.887 vs 0.861, MRR "
+                           "0.935 vs 0.917 (README). A smaller chunk also keeps the prompt short.")
+    min_piece: int = Field(40, ge=1, description="A sentence piece shorter than this is merged on.")
+    overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between cuts of one paragraph: "
+                                   "≈ +0.01 BM25 recall@1 (eval/sweep_chunking.py).")
+
+
+class RetrievalConfig(BaseModel):
+    """Fusion and rerank of the hybrid retriever (rag/retrieval/retriever.py), chosen by sweeps on the gold
+    set (eval/sweep_fusion.py, eval/README.md "Fusion sweep") and checked on eval/holdout.jsonl."""
+
+    rrf_k: float = Field(10.0, gt=0, description="Reciprocal-rank constant. Swept {10, 30, 60} × "
+                         "dense_weight {0.3, 0.5, 0.7, 1.0}: a small k trusts the top of each ranking.")
+    dense_weight: float = Field(0.6, ge=0, description="Weight of the dense ranking (BM25 is the sharper "
+                                "signal on these texts, dense fixes paraphrases); 0.5–0.7 formed a plateau "
+                                "at k=10, 0.6 sits in its middle.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking (the reference).")
+    report_weight: float = Field(0.5, ge=0, description="Share of the best fused score of a chunk's report "
+                                 "added to it (hierarchical evidence): 0.3–1.0 all lifted recall@5 0.983 → "
+                                 "1.0 with recall@1 unchanged; 0.5 chosen.")
+    rerank_weight: float = Field(0.1, ge=0, description="The top hits are reordered by fused score plus this "
+                                 "share of their lexical relevance: 0 → recall@1 0.887, 0.05 and 0.1 → 0.913 "
+                                 "(MRR 0.935 → 0.948), 0.2 → 0.913 with recall@5 0.991, 0.4 → 0.870.")
+    half_year_weight: float = Field(0.05, ge=0, description="Subtracted from a top hit whose section is "
+                                    "about the other half of the year than the question asks: 0.05 and 0.1 "
+                                    "moved 4 gold questions up and none down (recall@1 0.913 → 0.922).")
+    rerank_depth: int = Field(10, ge=1, description="Hits the lexical rerank reorders.")
+    promote_outline: bool = Field(True, description="For 「哪几方面」 questions the top hit's outline chunk "
+                                  "goes first: q044 rank 5 → 1, q052 2 → 3, held-out q927 5 → 1.")
+
+
+class VerifyConfig(BaseModel):
+    """The citation checker (rag/answering/verify/)."""
+
+    threshold: float = Field(
+        0.82, gt=0, le=1, description="Minimum support (share of a sentence's content characters covered by "
+        "bigrams of its cited evidence) for a sentence to count as supported. Chosen on the labelled cases "
+        "of tests/test_citations.py (the test prints the scores): faithful paraphrases (reordered, 将→要, "
+        "connectives dropped, 党建/D建, 413名/413人) score 0.87 and up; inventions that add words to the "
+        "passage's topic words 0.80 and below. 0.82 sits in the gap, off the fractions short sentences "
+        "land on exactly (0.8 = 4/5 = 8/10): a 10-character claim may have one uncovered character, a "
+        "20-character claim three. Wrong numbers and names are caught by their own exact checks.")
+    connective_max_chars: int = Field(6, ge=1, description="Sentences with fewer content characters that "
+                                      "end in a colon (「具体如下：」) are connectives, needing no citation.")
+    pair_candidates: int = Field(8, ge=2, description="A repair tries pairs of passages only among this "
+                                 "many best single passages (plus those stating the claim's numbers or "
+                                 "names), to keep it cheap.")
 
 
 class AnswerConfig(BaseModel):
+    """Evidence, generation and the answer's shape (rag/answering/)."""
+
     k: int = Field(8, ge=1, le=50, description="Hits retrieved before evidence selection.")
     budget_chars: int = Field(650, ge=100, description="Evidence characters in the prompt (all passages).")
     passage_chars: int = Field(260, ge=40, description="Characters of one passage at most.")
     max_passages: int = Field(5, ge=1)
     max_tokens: int = Field(320, ge=16, description="Longest draft the model may write.")
     timeout_s: float = Field(60.0, gt=0, description="Generation wall-clock limit; then extractive fallback.")
-    # Share of the question's (IDF-weighted) bigrams found in the best passage + its label below which
-    # the reports are taken not to cover the question. Calibrated on the gold set (eval/README.md).
-    min_relevance: float = Field(0.2, ge=0, le=1)
+    min_relevance: float = Field(0.2, ge=0, le=1, description="Share of the question's (IDF-weighted) "
+                                 "bigrams found in the best passage + its label below which the reports are "
+                                 "taken not to cover the question. Calibrated on the gold set "
+                                 "(eval/README.md).")
     extractive_sentences: int = Field(3, ge=1, description="Passages quoted by the extractive answer.")
     excerpt_chars: int = Field(
         480, ge=40, description="Quoted passages (「原文摘录」, extractive answers) are grown within their "
@@ -207,3 +269,26 @@ class AnswerConfig(BaseModel):
         "uncited, or all relevant passages: small models drop items of enumerations. A quantity question "
         "gets only the sentences its brief cited, verbatim. Measured on 32 gold questions with the 0.5B "
         "model, key-fact recall: off/uncited 0.54, all 0.72 (eval/README.md).")
+    clause_focus: float = Field(0.5, gt=0, le=1, description="A clause is about the question when its "
+                                "relevance is at least this share of the best clause's: the amount asked for "
+                                "sits in the clause that names the thing, not in a neighbouring one "
+                                "(rag/answering/quantity.py).")
+    body_match: float = Field(0.6, gt=0, le=1, description="Share of a body name's bigrams a report's "
+                              "header must contain to be that body's (rag/answering/scope.py): names are "
+                              "written loosely (「经信局」), a body absent from the corpus shares at most "
+                              "one generic bigram with any header.")
+    outline_max: int = Field(10, ge=1, description="Sub-headings listed at most for an enumeration "
+                             "(enumerations in these reports run to 8).")
+
+
+class TunedConfig(BaseModel):
+    """Every tuned knob, grouped; what eval results record and conditions pin."""
+
+    chunk: ChunkConfig = Field(default_factory=ChunkConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+
+
+# The defaults, for modules whose constants are not (yet) set per instance.
+DEFAULTS = TunedConfig()

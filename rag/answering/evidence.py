@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from rag.config import DEFAULTS
 from rag.contracts import Evidence
 from rag.corpus import Corpus, Section, read_source
 from rag.corpus.reading import SourceText
@@ -101,8 +102,9 @@ def _window(units: list[_Unit], max_chars: int, seed: tuple[int, int] | None = N
 class EvidenceSelector:
     """Cuts hits down to numbered passages under a character budget."""
 
-    def __init__(self, corpus: Corpus, idf: BigramIdf, budget_chars: int = 650, passage_chars: int = 260,
-                 max_passages: int = 5):
+    def __init__(self, corpus: Corpus, idf: BigramIdf, budget_chars: int = DEFAULTS.answer.budget_chars,
+                 passage_chars: int = DEFAULTS.answer.passage_chars,
+                 max_passages: int = DEFAULTS.answer.max_passages):
         self.corpus = corpus
         self.idf = idf
         self.budget_chars = budget_chars
@@ -113,7 +115,7 @@ class EvidenceSelector:
     def _read(self, source_file: str) -> SourceText:
         return read_source(Path(self.corpus.data_dir) / source_file)
 
-    OUTLINE_MAX = 10  # headings at most; enumerations in these reports run to 8
+    OUTLINE_MAX = DEFAULTS.answer.outline_max
 
     def _outline(self, hits: Sequence[Hit], size: int | None = None) -> list[Evidence]:
         """The sub-section headings of the section the best hits are about, one Evidence per heading.

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from rag.config import DEFAULTS
 from rag.contracts import Evidence
 from rag.text.bigrams import relevance
 from rag.text.question import QuestionFacts, quantities, redacted, states_unit
 from rag.text.sentences import CLAUSE_END_RE
 
-# A clause counts as being about the question when its relevance is at least this share of the best
-# clause's: the amount asked for sits in the clause that names the thing (「…完成全社会固定资产投资XX亿元」),
-# not in a neighbouring clause about something else (「…发放燃油卡补贴27万元」).
-CLAUSE_FOCUS = 0.5
+CLAUSE_FOCUS = DEFAULTS.answer.clause_focus  # rag/config.py: why 0.5
 
 WITHHELD = "报告原文中相关数字以“XX”隐去，没有给出具体数值"
 NOT_STATED = "报告没有给出问题所问的具体数字"

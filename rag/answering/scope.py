@@ -11,13 +11,11 @@ import re
 from dataclasses import dataclass
 
 from rag.answering.evidence import bigrams
+from rag.config import DEFAULTS
 from rag.corpus import Corpus, Report, normalize_for_search, read_source
 from rag.text.question import BodyMention, QuestionFacts
 
-# Share of a body name's bigrams that a report's header must contain for the report to be that body's.
-# Names are written loosely (「文旅部门」 for 文化旅游体育局, 「经信局」 for 经济和信息化局), so matching is
-# partial; a body absent from the corpus shares at most one generic bigram (「局」 pairs) with any header.
-BODY_MATCH = 0.6
+BODY_MATCH = DEFAULTS.answer.body_match  # rag/config.py: why 0.6
 _GENERIC_TAIL_RE = re.compile(r"(?:部门|单位|系统)$")
 _OPENING_CHARS = 160
 

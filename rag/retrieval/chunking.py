@@ -18,18 +18,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag.config import Settings
+from rag.config import ChunkConfig, Settings
 from rag.corpus import Corpus, Report, Section, normalize_for_search, read_source
 from rag.corpus.reading import SourceText
 from rag.text.sentences import SENTENCE_END_RE
 
 CHUNKER_VERSION = "3"
-
-
-class ChunkConfig(BaseModel):
-    max_chars: int = Field(400, ge=50, description="Target upper size of a chunk's text.")
-    min_piece: int = Field(40, ge=1, description="A sentence piece shorter than this is merged on.")
-    overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between cuts of one paragraph.")
 
 
 def chunk_config(settings: Settings) -> ChunkConfig:

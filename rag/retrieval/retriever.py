@@ -12,6 +12,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from embeddings.protocol import Encoder
+from rag.config import DEFAULTS
 from rag.errors import RagError
 from rag.retrieval.bm25 import tokenize
 from rag.retrieval.chunking import Chunk
@@ -82,6 +84,13 @@ class Hit(BaseModel):
 _CHUNK_FIELDS = set(Hit.model_fields) & set(Chunk.model_fields)
 
 
+def hit_of(chunk: Chunk, rank: int, score: float, dense_score: float | None = None,
+           bm25_score: float | None = None) -> Hit:
+    """``chunk`` as a hit at ``rank`` with fused ``score`` (and its score under each ranking that ran)."""
+    return Hit(rank=rank, score=score, dense_score=dense_score, bm25_score=bm25_score,
+               **chunk.model_dump(include=_CHUNK_FIELDS))
+
+
 def _ranks(scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Rank (0 = best) of every chunk under ``scores``; disallowed chunks get an infinite rank."""
     masked = np.where(allowed, scores, -np.inf)
@@ -93,27 +102,18 @@ def _ranks(scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    # Fusion constants, chosen by a sweep on the gold set (eval/README.md, "Fusion sweep"):
-    # rrf_k ∈ {10, 30, 60} × dense_weight ∈ {0.3, 0.5, 0.7, 1.0}. A small k trusts the top of each
-    # ranking; BM25 is the sharper signal on these texts (bodies and terms named verbatim), dense
-    # fixes paraphrases. 0.5-0.7 formed a plateau at k=10; 0.6 sits in its middle.
-    # report_weight adds a share of the best fused score of the chunk's report (hierarchical
-    # evidence); 0.3-1.0 all lifted recall@5 from 0.983 to 1.0 with recall@1 unchanged; 0.5 chosen.
-    # A boost for outline chunks on 「哪几方面」 questions was tried and lowered recall@1 (0.887 → 0.870);
-    # min-max score fusion (instead of ranks) over the top 20/50 reached the same recall@1 0.887.
-    # rerank_weight: the top hits are reordered by their fused score (relative to the best) plus this
-    # share of their lexical relevance (text/bigrams.py: IDF-weighted question bigrams found in the chunk's
-    # own text, not its title). It separates neighbouring passages of the right report, which both
-    # rankings score alike because they share the report's context. Swept on the gold set: 0 → recall@1
-    # 0.887, 0.05 and 0.1 → 0.913 (MRR 0.935 → 0.948), 0.2 → 0.913 with recall@5 0.991, 0.4 → 0.870.
-    # half_year_weight: subtracted from a top hit whose section is about the other half of the year than
-    # the question asks (half_year_conflict). 0.05 and 0.1 both moved 4 gold questions up (q047 to rank 1)
-    # and none down: recall@1 0.913 → 0.922, MRR 0.948 → 0.956. Checked on eval/holdout.jsonl too.
-    RERANK_DEPTH = 10
+    """Hybrid search: dense and BM25 rankings fused by rank, a report prior, a lexical rerank of the top.
+    Every weight is a tuned knob of rag/config.py (RetrievalConfig), with the sweep that chose it."""
 
-    def __init__(self, index: SearchIndex, encoder, rrf_k: float = 10.0, dense_weight: float = 0.6,
-                 bm25_weight: float = 1.0, report_weight: float = 0.5, rerank_weight: float = 0.1,
-                 half_year_weight: float = 0.05, promote_outline: bool = True):
+    RERANK_DEPTH = DEFAULTS.retrieval.rerank_depth
+
+    def __init__(self, index: SearchIndex, encoder: Encoder, rrf_k: float = DEFAULTS.retrieval.rrf_k,
+                 dense_weight: float = DEFAULTS.retrieval.dense_weight,
+                 bm25_weight: float = DEFAULTS.retrieval.bm25_weight,
+                 report_weight: float = DEFAULTS.retrieval.report_weight,
+                 rerank_weight: float = DEFAULTS.retrieval.rerank_weight,
+                 half_year_weight: float = DEFAULTS.retrieval.half_year_weight,
+                 promote_outline: bool = DEFAULTS.retrieval.promote_outline):
         self.index = index
         self.encoder = encoder
         self.rrf_k = rrf_k
@@ -175,10 +175,10 @@ class Retriever:
             hits.sort(key=lambda h: -(h.score / top + self.rerank_weight * relevance(q, h.text)
                                       - self.half_year_weight * half_year_conflict(norm, h.section_path)))
         if self.promote_outline and hits and asks_enumeration(norm):
-            hits = self._outline_first(hits, allowed, dense, bm25)
+            hits = self.outline_first(hits, allowed, dense, bm25)
         return [h.model_copy(update={"rank": n}) for n, h in enumerate(hits[:k], start=1)]
 
-    def _outline_first(self, hits: list[Hit], allowed: np.ndarray, dense: np.ndarray | None,
+    def outline_first(self, hits: list[Hit], allowed: np.ndarray, dense: np.ndarray | None,
                        bm25: np.ndarray | None) -> list[Hit]:
         """For 「哪几方面/哪三项」 questions: the sub-headings of the top hit's section go first.
 
@@ -194,6 +194,6 @@ class Retriever:
 
     def _hit(self, i: int, rank: int, score: float, dense: np.ndarray | None, bm25: np.ndarray | None) -> Hit:
         """Chunk ``i`` as a hit, with its scores under each ranking that ran."""
-        return Hit(rank=rank, score=score, dense_score=float(dense[i]) if dense is not None else None,
-                   bm25_score=float(bm25[i]) if bm25 is not None else None,
-                   **self.index.chunks[i].model_dump(include=_CHUNK_FIELDS))
+        return hit_of(self.index.chunks[i], rank, score,
+                      dense_score=float(dense[i]) if dense is not None else None,
+                      bm25_score=float(bm25[i]) if bm25 is not None else None)

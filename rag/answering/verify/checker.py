@@ -16,26 +16,14 @@ from pydantic import BaseModel, Field, computed_field
 
 from rag.answering.verify.refusals import refusal_split
 from rag.answering.verify.support import Claim, Profile, profile, union_profiles
+from rag.config import DEFAULTS
 from rag.text.markers import CONTENT_CHAR_RE, parse_markers, split_answer_lines
 from rag.text.quantities import NUMBER_RE, claim_form
 
-# Minimum support (:func:`support_score`: share of the sentence's content characters covered by bigrams of
-# its cited evidence) for a sentence to count as supported. Chosen on the labelled cases of
-# tests/test_citations.py (the test prints the scores): faithful paraphrases (reordered, 将→要, connectives
-# dropped, 党建/D建, 413名/413人) score 0.87 and up; inventions that add words to the passage's topic words
-# score 0.80 and below; the inventions above that swap a single name or number or turn a plan into a result,
-# which no lexical measure sees. 0.82 sits in the gap, off the fractions short sentences land on exactly
-# (0.8 = 4/5 = 8/10 = 12/15): a 10-character claim may have one uncovered character, a 20-character
-# claim three. Wrong numbers and names are caught by their own exact checks, not by this score.
-# Recalibrate here, in one place, on the gold set.
-DEFAULT_THRESHOLD = 0.82
-
-# Sentences with fewer content characters than this that end in a colon (「具体如下：」) are connectives.
-CONNECTIVE_MAX_CHARS = 6
-
-# Pairs of passages are tried for a repair only among this many best single passages (plus those stating
-# one of the claim's numbers or names), to keep it cheap.
-_PAIR_CANDIDATES = 8
+# Tuned in rag/config.py (VerifyConfig), where the measurement that chose each is written.
+DEFAULT_THRESHOLD = DEFAULTS.verify.threshold
+CONNECTIVE_MAX_CHARS = DEFAULTS.verify.connective_max_chars
+_PAIR_CANDIDATES = DEFAULTS.verify.pair_candidates
 
 _CONNECTIVE_END_RE = re.compile(r"[:：]\s*$")
 
