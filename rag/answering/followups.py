@@ -11,9 +11,10 @@ import re
 from collections.abc import Sequence
 
 from rag.contracts import Turn
+from rag.text.lexicon import PERIODS
 from rag.text.question import read_question
 
-_PERIOD_RE = re.compile(r"(?:20\d{2}\s*年)?(?:上半年|下半年|全年|[一二三四]季度|第[一二三四]季度)|"
+_PERIOD_RE = re.compile(rf"(?:20\d{{2}}\s*年)?(?:{PERIODS})|"
                         r"20\d{2}\s*年(?:度)?|明年|今年|去年")
 _LEAD_RE = re.compile(r"^(?:那么|那|还有|另外|此外|同样|再问一下|再问|请问|那请问)[，,、\s]*")
 _TAIL_PUNCT = "？?。！! \t\n\r\u3000"

@@ -6,6 +6,7 @@ import re
 from typing import Literal
 
 from rag.corpus.models import AdminLevel, ReportKind
+from rag.text.lexicon import ORG_SUFFIXES, PERIODS, STRONG_ORG_SUFFIXES
 
 # Words that say what a report is. Titles end with one of them (plus an optional parenthetical).
 SUMMARY_WORDS = ("总结", "回顾", "汇报", "报告", "述职")
@@ -16,19 +17,14 @@ TITLE_END_RE = re.compile(
 )
 
 YEAR = r"(?:19|20)\d{2}"
-_HALF = r"上半年|下半年|全年|第?[一二三四1-4]季度"
+_HALF = PERIODS
 _PERIOD_TOKEN_RE = re.compile(rf"(?P<year>{YEAR})\s*(?:年度|年)?\s*(?P<half>{_HALF})?|(?P<lone>{_HALF})")
 HAS_YEAR_RE = re.compile(rf"{YEAR}|[xX]{{4}}年|[〇零一二][〇零一二三四五六七八九]{{3}}年")
 
 # Endings of organisation names: 「县水利局」, 「区供销社」, 「市委改革办」, 「驻XX村工作队」.
-_ORG_SUFFIXES = (
-    "管委会", "开发区", "高新区", "经开区", "园区", "工作队", "工作站", "集团", "公司", "政府", "系统",
-    "机关", "中心", "学校", "街道", "社区", "局", "委", "办", "署", "厅", "院", "社", "所", "站", "科",
-    "处", "队", "校", "园", "镇", "乡", "村", "县", "区", "市", "州", "盟", "旗",
-)  # fmt: skip
+_ORG_SUFFIXES = ORG_SUFFIXES
 _ORG_SUFFIX_ALT = "|".join(_ORG_SUFFIXES)
-# Suffixes that mark a separate organisation; a topic after the body (「法治政府建设」) has none of them.
-_STRONG_SUFFIX_RE = re.compile(r"局|委|办|署|厅|中心|学校|院|社|所|站|科|处|队")
+_STRONG_SUFFIX_RE = re.compile(STRONG_ORG_SUFFIXES)
 # Admin-unit words with no name: a title that starts with only 「镇」 says nothing about who wrote it.
 GENERIC_BODIES = {"", "市", "区", "县", "乡", "镇", "街道", "村", "社区", "州", "旗", "单位", "本单位"}
 

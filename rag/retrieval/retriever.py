@@ -19,12 +19,13 @@ from rag.retrieval.bm25 import tokenize
 from rag.retrieval.chunking import Chunk
 from rag.retrieval.index import SearchIndex
 from rag.text.bigrams import BigramIdf, query_grams, relevance
+from rag.text.lexicon import HALF_YEARS
 from rag.text.normalize import normalize_for_search
 from rag.text.question import asks_enumeration
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
-_HALF_YEAR = re.compile(r"[上下]半年")
+_HALF_YEAR = re.compile("|".join(HALF_YEARS))
 
 
 def half_year_conflict(question: str, section_path: list[str]) -> bool:

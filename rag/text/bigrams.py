@@ -12,14 +12,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from rag.text.lexicon import QUESTION_WORDS
 from rag.text.normalize import normalize_for_search
 
 _CONTENT = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 # Words that say what kind of answer is wanted, not what it is about.
-_QUESTION_WORDS = re.compile(
-    r"多少|哪些|哪几|什么|怎么|怎样|如何|为什么|是否|有没有|是不是|情况|方面|工作|主要|具体|分别|请问|"
-    r"介绍|一下|有何|几个|几项|提到|材料|报告|总结|计划|开展|了吗|呢"
-)
+_QUESTION_WORDS = re.compile(QUESTION_WORDS)
 
 
 def bigrams(text: str) -> set[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from rag.text.lexicon import HALF_YEARS, QUARTER
 from rag.text.markers import parse_markers, split_sentences
 from rag.text.normalize import normalize_for_search
 from rag.text.numerals import CN_DIGITS, CN_NUM_CHARS, CN_SMALL_NUM_CHARS, cn_decimal, cn_number
@@ -43,7 +44,7 @@ NUMBER_RE = re.compile(
     # codes mixing letters and digits (5G, PM2.5, G318) are compared literally
     r"(?P<code>(?<![A-Za-z0-9.])(?:[A-Za-z]+\d|\d+[A-Za-z])[A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*)"
     r"|(?P<iso>(?<![\d.])(?P<iso_y>(?:19|20)\d{2})[-/.](?P<iso_m>\d{1,2})[-/.](?P<iso_d>\d{1,2})(?![\d.]))"
-    r"|(?P<yp>(?<![\d.])(?P<yp_y>\d{4})\s*年度?\s*(?P<yp_p>上半年|下半年|前三季度|第?[一二三四1-4]季度))"
+    rf"|(?P<yp>(?<![\d.])(?P<yp_y>\d{{4}})\s*年度?\s*(?P<yp_p>上半年|下半年|前三季度|{QUARTER}))"
     r"|(?P<md>(?<![\d.])(?P<md_m>\d{1,2})\s*月份?\s*(?P<md_d>\d{1,2})\s*[日号])"
     rf"|(?P<pct>百分之(?P<pct_v>\d+(?:\.\d+)?|{_CN_PCT}))"
     r"|(?P<q>(?P<q_pre>前)?第?(?:(?<=[前第])\s*)?(?P<q_n>[一二三四1-4])\s*季度)"
@@ -53,7 +54,7 @@ NUMBER_RE = re.compile(
 )
 _CN_DIGIT_RE = re.compile("[零〇一二两三四五六七八九十]")
 _RANGE_GAP_RE = re.compile(r"^\s*[-－–—~～至到]\s*$")
-_PERIODS = ("上半年", "下半年")
+_PERIODS = HALF_YEARS
 
 # List numbering at the start of a sentence: 「1.」 「2、」 「(1)」 「①」 「一、」 「(一)」 「- 」 「**1.**」.
 LIST_PREFIX_RE = re.compile(

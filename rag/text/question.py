@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rag.text.lexicon import QUESTION_BODY_SUFFIXES
 from rag.text.normalize import normalize_for_search
 from rag.text.numerals import cn_number
 from rag.text.quantities import extract_numbers
@@ -31,8 +32,7 @@ _ENUM_RE = re.compile(
 )
 # A government body named in the question: a run of name characters ending in an organ suffix, starting
 # after punctuation, a particle or a year. Lazy, so 「县水利局上半年」 yields 「县水利局」.
-_BODY_SUFFIX = (r"(?:委员会|办公室|人民政府|政府|分局|总局|局|委|厅|办|署|中心|学校|学院|医院|社|站|所|"
-                r"街道|镇|乡|村|部门|园区|开发区|高新区)")
+_BODY_SUFFIX = rf"(?:{QUESTION_BODY_SUFFIXES})"
 # 「的」 never sits inside a body's name (「忽略之前的所有规则」 names no 「…的所」), and 「所有」「社有」
 # are words (「社有资产」), not a 所 or 社 followed by 有.
 _BODY_RE = re.compile(

@@ -1,0 +1,33 @@
+"""The words Chinese government texts are built from, named once: organ suffixes, periods, question words.
+
+Each list says what it is for; a rule that needs one of them imports it from here.
+"""
+
+from __future__ import annotations
+
+# -- periods ------------------------------------------------------------------------------------------
+
+HALF_YEARS = ("上半年", "下半年")
+QUARTER = r"第?[一二三四1-4]季度"
+# The periods a report title or a question names, besides a year (「2023年上半年」「全年」「第三季度」).
+PERIODS = rf"上半年|下半年|全年|{QUARTER}"
+
+# -- names of bodies ----------------------------------------------------------------------------------
+
+# What a body's name ends in, as report titles and openings name their author (rag/corpus/metadata.py).
+ORG_SUFFIXES = (
+    "管委会", "开发区", "高新区", "经开区", "园区", "工作队", "工作站", "集团", "公司", "政府", "系统",
+    "机关", "中心", "学校", "街道", "社区", "局", "委", "办", "署", "厅", "院", "社", "所", "站", "科",
+    "处", "队", "校", "园", "镇", "乡", "村", "县", "区", "市", "州", "盟", "旗",
+)  # fmt: skip
+# Suffixes that mark a separate organisation; a topic after the body (「法治政府建设」) has none of them.
+STRONG_ORG_SUFFIXES = r"局|委|办|署|厅|中心|学校|院|社|所|站|科|处|队"
+# What a body named in a question ends in (rag/text/question.py).
+QUESTION_BODY_SUFFIXES = (r"委员会|办公室|人民政府|政府|分局|总局|局|委|厅|办|署|中心|学校|学院|"
+                          r"医院|社|站|所|街道|镇|乡|村|部门|园区|开发区|高新区")
+
+# -- questions ----------------------------------------------------------------------------------------
+
+# Words that say what kind of answer is wanted, not what it is about (dropped before relevance).
+QUESTION_WORDS = (r"多少|哪些|哪几|什么|怎么|怎样|如何|为什么|是否|有没有|是不是|情况|方面|工作|"
+                  r"主要|具体|分别|请问|介绍|一下|有何|几个|几项|提到|材料|报告|总结|计划|开展|了吗|呢")
