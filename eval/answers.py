@@ -3,7 +3,8 @@
 Metrics (per question, then overall and per type):
 
 * key-fact recall — answerable items: share of the item's key facts found in the answer text (both sides
-  in search form, spaces and punctuation ignored, so 「D建」 = 「党建」 and “” quotes do not matter).
+  in search form, spaces and punctuation ignored, so 「D建」 = 「党建」 and “” quotes do not matter). A key
+  fact listing alternatives (``["60.39亿", "60.4亿"]``) is found when any one of them is.
 * citation precision — every answer sentence that carries markers, judged against the *quotes shown to
   the user* (not the passages the checker saw): supported by the char-bigram measure at the checker's
   threshold with all its numbers present. An independent check of the final artefact: a quote narrowed
@@ -27,7 +28,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from tqdm import tqdm
 
-from eval.check_gold import GoldItem
+from eval.check_gold import GoldItem, KeyFact, alternatives
 from rag.answering.verify import (
     DEFAULT_THRESHOLD,
     extract_numbers,
@@ -49,8 +50,14 @@ def squash(text: str) -> str:
     return _NON_CONTENT.sub("", normalize_for_search(text).lower())
 
 
-def fact_found(fact: str, answer: str) -> bool:
-    return squash(fact) in squash(_MARKERS.sub("", answer))
+def found_alternative(fact: KeyFact, answer: str) -> str | None:
+    """The first of the fact's alternatives (the fact itself, for a plain string) found in the answer."""
+    text = squash(_MARKERS.sub("", answer))
+    return next((alt for alt in alternatives(fact) if squash(alt) in text), None)
+
+
+def fact_found(fact: KeyFact, answer: str) -> bool:
+    return found_alternative(fact, answer) is not None
 
 
 class QuestionRecord(BaseModel):
@@ -60,8 +67,8 @@ class QuestionRecord(BaseModel):
     question: str
     answer: str
     refused: bool
-    key_facts: list[str]
-    facts_found: list[str]
+    key_facts: list[KeyFact]
+    facts_found: list[str]  # for each key fact found, the alternative that was found
     key_fact_recall: float | None
     cited_sentences: int
     supported_cited: int
@@ -133,7 +140,7 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
                 markers_needed += _supports(clean, nums, quotes.get(m, "")) or (whole and not _supports(
                     clean, nums, rest))
     answerable = item.expected != "refuse"
-    found = [f for f in item.key_facts if fact_found(f, answer.answer)]
+    found = [alt for alt in (found_alternative(f, answer.answer) for f in item.key_facts) if alt is not None]
     return QuestionRecord(
         id=item.id, type=item.type, expected=item.expected, question=item.question, answer=answer.answer,
         refused=answer.refused, key_facts=item.key_facts, facts_found=found,

@@ -2,15 +2,17 @@
 
 Run from the repository root::
 
-    python -m eval.check_gold [--gold eval/gold.jsonl] [--data data]
+    python -m eval.check_gold [--gold eval/gold.jsonl] [--corpus data]
 
 Every item is checked for schema (``GoldItem``), unique ids and questions, and
 against the data files: each quote must be a substring of its stated line, the
 stated report title must be the nearest report title above that line, every
 section heading must occur (in order) between the title and the line, and every
-key fact must occur verbatim in one of the item's source lines or section
-heading lines. A summary is printed; problems are reported as ``<id>: <problem>``
-and make the exit status non-zero. See eval/README.md for the format.
+key fact (one of its alternatives, when it lists several) must occur verbatim in
+one of the item's source lines or section heading lines. A summary is printed;
+problems are reported as ``<id>: <problem>`` (format problems as
+``<file>:<line>: <id>: schema: <field>: <problem>``) and make the exit status
+non-zero. See eval/README.md for the format.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rag.errors import RagError
 
 QuestionType = Literal["fact", "list", "why_how", "compare", "aggregate", "unanswerable", "adversarial"]
 Expected = Literal["answer", "refuse", "correct_premise"]
@@ -46,6 +50,22 @@ HEADING = re.compile(rf"^(?:[{_CN}]+、|[（(][{_CN}]+[）)]|\d{{1,2}}\s*[.、�
 # Corpus placeholders that questions must spell out (D建 -> 党建, AAA公众号 -> 微信公众号).
 QUESTION_PLACEHOLDER = re.compile(r"D(?=[建员组的风委支])|AAA(?!级)")
 KEY_FACT_PLACEHOLDER = re.compile(r"D(?=[建员组的风委支])|AAA(?!级)|XX|xx")
+
+
+# A key fact is one string, or a list of alternative strings of which any one counts:
+# ["8.5%", ["60.39亿", "60.4亿"]].
+KeyFact = str | list[str]
+
+
+def alternatives(fact: KeyFact) -> list[str]:
+    """The strings that count for one key fact: the fact itself, or each of its alternatives."""
+    return [fact] if isinstance(fact, str) else list(fact)
+
+
+class GoldFormatError(RagError):
+    """A gold file that cannot be read: the message names the file, line and field of every problem."""
+
+    http_status = 422
 
 
 def clean(line: str) -> str:
@@ -75,16 +95,33 @@ class GoldItem(BaseModel):
     type: QuestionType
     answerable: bool
     expected: Expected
-    key_facts: list[str] = Field(max_length=5)
+    key_facts: list[KeyFact] = Field(max_length=5)
     sources: list[Source]
     notes: str = Field(min_length=1)
 
-    @field_validator("key_facts")
+    @field_validator("key_facts", mode="before")
     @classmethod
-    def _key_fact_length(cls, facts: list[str]) -> list[str]:
-        for fact in facts:
-            if not 2 <= len(fact) <= 20:
-                raise ValueError(f"key fact must be 2-20 characters: {fact!r}")
+    def _key_fact_shape(cls, facts: object) -> object:
+        """Each entry a string or a non-empty list of strings (alternatives), each 2-20 characters; said
+        in one message naming the entry, instead of pydantic's one error per member of the union."""
+        if not isinstance(facts, list):
+            raise ValueError("must be a list of strings (or of lists of alternative strings), "
+                             f"not {type(facts).__name__}")
+        for i, fact in enumerate(facts):
+            if isinstance(fact, list):
+                if not fact:
+                    raise ValueError(f"key_facts[{i}]: an empty list of alternatives")
+                for alt in fact:
+                    if isinstance(alt, list):
+                        raise ValueError(f"key_facts[{i}]: a list inside a list of alternatives; "
+                                         "alternatives must be strings")
+                    if not isinstance(alt, str):
+                        raise ValueError(f"key_facts[{i}]: alternative {alt!r} is not a string")
+            elif not isinstance(fact, str):
+                raise ValueError(f"key_facts[{i}]: {fact!r} is not a string or a list of strings")
+            for alt in alternatives(fact):
+                if not 2 <= len(alt) <= 20:
+                    raise ValueError(f"key fact must be 2-20 characters: {alt!r}")
         return facts
 
     @model_validator(mode="after")
@@ -122,23 +159,56 @@ class Result:
         return {(s.file, s.report_title) for item in self.items for s in item.sources}
 
 
-def load_gold(path: Path, result: Result) -> None:
-    """Parse and schema-check every line; valid items go to ``result.items``."""
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+def parse_gold(path: Path) -> tuple[list[GoldItem], list[str]]:
+    """Every valid item of the JSONL file, and one ``<file>:<line>: <id>: <problem>`` per problem (bad
+    JSON, missing or unknown fields, wrong types, inconsistent items) naming the field."""
+    items: list[GoldItem] = []
+    errors: list[str] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return items, [f"{path}: gold file not found"]
+    except (OSError, UnicodeDecodeError) as exc:
+        return items, [f"{path}: cannot read the gold file ({exc})"]
+    for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
+        where = f"{path.name}:{n}"
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            result.errors.append(f"line {n}: invalid JSON: {exc.msg}")
+            errors.append(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})")
             continue
-        label = data.get("id", f"line {n}") if isinstance(data, dict) else f"line {n}"
+        if not isinstance(data, dict):
+            errors.append(f"{where}: schema: item: a JSON object is needed, not {type(data).__name__}")
+            continue
+        label = data.get("id") if isinstance(data.get("id"), str) else "(no id)"
         try:
-            result.items.append(GoldItem.model_validate(data))
+            items.append(GoldItem.model_validate(data))
         except ValidationError as exc:
             for err in exc.errors():
-                where = ".".join(str(p) for p in err["loc"]) or "item"
-                result.errors.append(f"{label}: schema: {where}: {err['msg']}")
+                field_name = ".".join(str(p) for p in err["loc"]) or "item"
+                msg = err["msg"].removeprefix("Value error, ")
+                errors.append(f"{where}: {label}: schema: {field_name}: {msg}")
+    return items, errors
+
+
+def read_gold(path: Path) -> list[GoldItem]:
+    """The items of a gold file; any format problem raises ``GoldFormatError`` listing every one."""
+    items, errors = parse_gold(path)
+    if errors:
+        shown = errors[:20] + ([f"… and {len(errors) - 20} more"] if len(errors) > 20 else [])
+        raise GoldFormatError(f"gold file {path} has {len(errors)} problem(s) "
+                              "(format: eval/README.md; `python -m eval.check_gold --gold FILE` lists them "
+                              "all):\n  " + "\n  ".join(shown))
+    return items
+
+
+def load_gold(path: Path, result: Result) -> None:
+    """Parse and schema-check every line; valid items go to ``result.items``, problems to ``errors``."""
+    items, errors = parse_gold(path)
+    result.items.extend(items)
+    result.errors.extend(errors)
 
 
 def check_item(item: GoldItem, corpus: dict[str, list[str]], titles: dict[str, set[str]]) -> list[str]:
@@ -181,19 +251,21 @@ def check_item(item: GoldItem, corpus: dict[str, list[str]], titles: dict[str, s
             evidence.append(clean(lines[found - 1]))
             pos = found + 1
     for fact in item.key_facts:
-        if not any(fact in text for text in evidence):
-            problems.append(f"key fact not in its source lines or section headings: {fact!r}")
+        # one alternative must be verbatim in the source; the others are accepted renderings (60.4亿)
+        if not any(alt in text for alt in alternatives(fact) for text in evidence):
+            shown = repr(fact) if isinstance(fact, str) else "none of " + " / ".join(map(repr, fact))
+            problems.append(f"key fact not in its source lines or section headings: {shown}")
     if QUESTION_PLACEHOLDER.search(item.question):
         problems.append("question contains a corpus placeholder (write 党建/微信公众号, not D建/AAA公众号)")
     return problems
 
 
-def check(gold: Path, data: Path, *, counts: bool = True, min_total: int = MIN_TOTAL,
+def check(gold: Path, corpus_dir: Path, *, counts: bool = True, min_total: int = MIN_TOTAL,
           expect_reports: int = EXPECT_REPORTS) -> Result:
-    """Validate ``gold`` against the ``*.txt`` files in ``data``."""
+    """Validate ``gold`` against the ``*.txt`` files in ``corpus_dir``."""
     result = Result()
     load_gold(gold, result)
-    corpus = {p.name: p.read_text(encoding="utf-8").split("\n") for p in sorted(data.glob("*.txt"))}
+    corpus = {p.name: p.read_text(encoding="utf-8").split("\n") for p in sorted(corpus_dir.glob("*.txt"))}
     titles: dict[str, set[str]] = {name: set() for name in corpus}
     for item in result.items:
         for src in item.sources:
@@ -206,8 +278,9 @@ def check(gold: Path, data: Path, *, counts: bool = True, min_total: int = MIN_T
         if questions[item.question] > 1:
             result.errors.append(f"{item.id}: duplicate question")
         result.errors.extend(f"{item.id}: {p}" for p in check_item(item, corpus, titles))
-        result.warnings.extend(f"{item.id}: key fact contains a placeholder: {f!r}"
-                               for f in item.key_facts if KEY_FACT_PLACEHOLDER.search(f))
+        result.warnings.extend(f"{item.id}: key fact contains a placeholder: {alt!r}"
+                               for f in item.key_facts for alt in alternatives(f)
+                               if KEY_FACT_PLACEHOLDER.search(alt))
     if counts:
         per_type = Counter(item.type for item in result.items)
         if len(result.items) < min_total:
@@ -237,13 +310,17 @@ def summary(result: Result, expect_reports: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gold", type=Path, default=Path(__file__).with_name("gold.jsonl"))
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parent.parent / "data")
+    parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parent.parent / "data",
+                        help="folder of the *.txt report files the gold set is about (default: data/)")
     parser.add_argument("--no-count-check", action="store_true", help="skip the per-type minimum counts")
     parser.add_argument("--min-total", type=int, default=MIN_TOTAL)
     parser.add_argument("--expect-reports", type=int, default=EXPECT_REPORTS,
                         help="reports that must be covered (0 = do not check)")
     args = parser.parse_args(argv)
-    result = check(args.gold, args.data, counts=not args.no_count_check, min_total=args.min_total,
+    if not args.corpus.is_dir():
+        print(f"error: corpus folder {args.corpus} not found", file=sys.stderr)
+        return 2
+    result = check(args.gold, args.corpus, counts=not args.no_count_check, min_total=args.min_total,
                    expect_reports=args.expect_reports)
     print(summary(result, args.expect_reports))
     for warning in result.warnings:

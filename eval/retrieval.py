@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from eval.check_gold import GoldItem, Source, clean
+from eval.check_gold import GoldItem, Source, clean, read_gold
 from rag.retrieval.retriever import Hit
 
 KS = (1, 5, 10)
@@ -31,8 +31,9 @@ def _squash(text: str) -> str:
 
 
 def load_gold(path: Path) -> list[GoldItem]:
-    with path.open(encoding="utf-8") as f:
-        return [GoldItem.model_validate_json(line) for line in f if line.strip()]
+    """The gold items; a bad file raises ``GoldFormatError`` naming the file, line and field of each
+    problem (never a pydantic traceback)."""
+    return read_gold(path)
 
 
 def relevant(hit: Hit, src: Source) -> bool:

@@ -51,3 +51,23 @@ def test_a_sentence_that_needs_both_citations():
     text = "全年共安排审计项目29个，完成28个乡镇、334个村点位安装。[1][2]"
     r = score(_item(["29个"]), _answer(text, QUOTE_A, QUOTE_B))
     assert r.supported_cited == 1 and (r.markers, r.markers_needed) == (2, 2)
+
+
+def test_a_key_fact_with_alternatives_counts_when_any_one_is_found():
+    facts = ["29个", ["60.39亿", "60.4亿"]]
+    rounded = score(_item(facts), _answer("全年共安排审计项目29个，涉及资金60.4亿元。[1]", QUOTE_A))
+    assert rounded.key_fact_recall == 1.0 and rounded.facts_found == ["29个", "60.4亿"]
+    exact = score(_item(facts), _answer("全年共安排审计项目29个，涉及资金60.39亿元。[1]", QUOTE_A))
+    assert exact.key_fact_recall == 1.0 and exact.facts_found == ["29个", "60.39亿"]
+    neither = score(_item(facts), _answer("全年共安排审计项目29个。[1]", QUOTE_A))
+    assert neither.key_fact_recall == 0.5 and neither.facts_found == ["29个"]
+    assert summarize([rounded, neither])["key_fact_recall"] == 0.75
+
+
+def test_gold_items_with_alternatives_validate_and_score():
+    item = GoldItem.model_validate({
+        "id": "q001", "question": "安排了多少个审计项目？", "type": "fact", "answerable": True,
+        "expected": "answer", "key_facts": [["29个", "二十九个"]], "notes": "test",
+        "sources": [{"file": "x.txt", "report_title": "某局2023年工作总结", "section": [], "line": 1,
+                     "quote": QUOTE_A}]})
+    assert score(item, _answer("安排审计项目二十九个。[1]", QUOTE_A)).key_fact_recall == 1.0

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from eval.harness import Condition, Expectation, check, diff, load_conditions
+from eval.harness import Condition, Expectation, check, diff, load_conditions, load_conditions_file
 from rag.cli import main
+from rag.config import PROJECT_ROOT
 
 
 def test_conditions_file_is_valid_and_has_the_named_conditions():
@@ -18,6 +19,13 @@ def test_conditions_file_is_valid_and_has_the_named_conditions():
     assert {c.name for c in conds.values() if c.ci} >= {"hybrid", "hybrid-extractive", "holdout-hybrid",
                                                           "holdout-extractive"}
     assert all(not c.ci or c.mode != "llm" for c in conds.values())  # the CI subset needs no LLM
+
+
+def test_conditions_file_names_the_corpus_and_gold_set_its_expectations_are_for():
+    spec = load_conditions_file()
+    assert spec.corpus_path() == PROJECT_ROOT / "data"
+    assert spec.gold_path() == PROJECT_ROOT / "eval" / "gold.jsonl"
+    assert all((PROJECT_ROOT / c.gold).is_file() for c in spec.conditions.values() if c.gold)
 
 
 def test_expectation_directions():
@@ -51,6 +59,9 @@ def test_check_passes_then_fails_when_retrieval_is_broken(tmp_path, capsys, monk
     assert json.loads((out / "holdout-hybrid.json").read_text(encoding="utf-8"))["n"] == 51
     result = json.loads((out / "hybrid.json").read_text(encoding="utf-8"))
     assert result["n"] == 115 and len(result["records"]) == 115
+    assert result["provenance"]["gold"]["path"].endswith("eval/gold.jsonl")
+    assert result["provenance"]["index"]["corpus_hash"] == result["provenance"]["corpus"]["content_hash"]
+    assert result["config"]["k"] == 10 and result["config"]["retriever_params"]["rerank_weight"] > 0
     assert (out / "report.md").is_file() and (out / "retrieval-metrics.png").stat().st_size > 1000
     good = tmp_path / "good.json"
     good.write_text((out / "hybrid.json").read_text(encoding="utf-8"), encoding="utf-8")

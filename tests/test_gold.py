@@ -101,6 +101,7 @@ def test_held_out_set_passes_and_is_disjoint_from_the_gold_set() -> None:
     assert not {i.question for i in result.items} & {i.question for i in gold.items}
 
 
+@pytest.mark.integration  # a subprocess
 def test_cli_reports_full_coverage() -> None:
     proc = subprocess.run([sys.executable, "-m", "eval.check_gold"], cwd=ROOT, capture_output=True,
                           text=True, check=False)
@@ -158,3 +159,85 @@ def test_gold_item_model_is_reusable() -> None:
     assert item.sources[0].line == 4
     with pytest.raises(ValueError, match="answerable item needs"):
         GoldItem.model_validate(dict(BASE, key_facts=[]))
+
+
+def test_key_fact_alternatives(tmp_path: Path) -> None:
+    # one alternative in the source is enough; the others are accepted renderings
+    result = run(tmp_path, [broken(key_facts=["专户管理", ["1.5亿元", "1.5个亿"]]), OTHER])
+    assert result.errors == []
+    assert result.items[0].key_facts == ["专户管理", ["1.5亿元", "1.5个亿"]]
+    result = run(tmp_path, [broken(key_facts=["专户管理", ["2亿元", "两亿元"]]), OTHER])
+    assert any("key fact not in its source lines or section headings: none of '2亿元' / '两亿元'" in e
+               for e in result.errors), result.errors
+
+
+@pytest.mark.parametrize(("key_facts", "message"), [
+    (["专户管理", ["1.5亿元", ["1.5亿"]]], "key_facts: key_facts[1]: a list inside a list of alternatives"),
+    (["专户管理", []], "key_facts: key_facts[1]: an empty list of alternatives"),
+    (["专户管理", 15], "key_facts: key_facts[1]: 15 is not a string or a list of strings"),
+    (["专户管理", ["1.5亿元", 1.5]], "key_facts: key_facts[1]: alternative 1.5 is not a string"),
+    (["专户管理", ["1.5亿元", "亿"]], "key_facts: key fact must be 2-20 characters: '亿'"),
+    ("专户管理", "key_facts: must be a list of strings"),
+])
+def test_bad_key_fact_shapes_name_the_file_line_and_field(tmp_path: Path, key_facts: Any,
+                                                          message: str) -> None:
+    result = run(tmp_path, [OTHER, broken(key_facts=key_facts)])
+    assert any(e.startswith("gold.jsonl:2: q001: schema: ") and message in e for e in result.errors), \
+        result.errors
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"id": "q001", "question": ', "gold.jsonl:2: invalid JSON: "),
+    ("[1, 2]", "gold.jsonl:2: schema: item: a JSON object is needed, not list"),
+    (json.dumps(dict(BASE, answerable="maybe"), ensure_ascii=False),
+     "gold.jsonl:2: q001: schema: answerable: "),
+    (json.dumps(dict(BASE, source="x"), ensure_ascii=False),
+     "gold.jsonl:2: q001: schema: source: Extra inputs are not permitted"),
+    (json.dumps({k: v for k, v in BASE.items() if k != "notes"}, ensure_ascii=False),
+     "gold.jsonl:2: q001: schema: notes: Field required"),
+])
+def test_gold_format_errors_through_the_cli(tmp_path: Path, capsys, line: str, message: str) -> None:
+    from eval.check_gold import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sample.txt").write_text(CORPUS, encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps(OTHER, ensure_ascii=False) + "\n" + line + "\n", encoding="utf-8")
+    args = ["--gold", str(gold), "--corpus", str(data), "--no-count-check", "--expect-reports", "0"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"error: {message}" in err, err
+    assert "Traceback" not in err and "validation error" not in err
+
+
+def test_read_gold_raises_one_error_listing_every_problem(tmp_path: Path) -> None:
+    from eval.check_gold import GoldFormatError, read_gold
+
+    gold = tmp_path / "mine.jsonl"
+    gold.write_text("\n".join([json.dumps(BASE, ensure_ascii=False), "{oops",
+                               json.dumps(dict(OTHER, type="opinion"), ensure_ascii=False)]) + "\n",
+                    encoding="utf-8")
+    with pytest.raises(GoldFormatError) as info:
+        read_gold(gold)
+    text = str(info.value)
+    assert "mine.jsonl has 2 problem(s)" in text
+    assert "mine.jsonl:2: invalid JSON" in text and "mine.jsonl:3: q002: schema: type: " in text
+    assert read_gold(ROOT / "eval" / "holdout.jsonl")[0].id.startswith("q")
+
+
+def test_cli_takes_the_corpus_option(tmp_path: Path, capsys) -> None:
+    from eval.check_gold import main
+
+    data = tmp_path / "reports"
+    data.mkdir()
+    (data / "sample.txt").write_text(CORPUS, encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps(BASE, ensure_ascii=False) + "\n", encoding="utf-8")
+    args = ["--gold", str(gold), "--no-count-check", "--expect-reports", "0"]
+    assert main([*args, "--corpus", str(data)]) == 0
+    assert "OK (0 errors)" in capsys.readouterr().out
+    assert main([*args, "--corpus", str(tmp_path / "missing")]) == 2
+    assert "corpus folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one name for the option everywhere
+        main([*args, "--data", str(data)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from rag.corpus.models import Corpus
+from rag.corpus.models import Corpus, SourceFile
 from rag.corpus.parser import PARSER_VERSION, parse_file
 from rag.errors import CorpusError
 
@@ -27,7 +27,11 @@ def load_corpus(data_dir: Path | str) -> Corpus:
     paths = corpus_files(data_dir)
     if not paths:
         raise CorpusError(f"{data_dir}: no .txt report files in the data folder")
-    files = [parse_file(path) for path in paths]
+    return assemble_corpus(data_dir, [parse_file(path) for path in paths])
+
+
+def assemble_corpus(data_dir: Path | str, files: list[SourceFile]) -> Corpus:
+    """A ``Corpus`` of already parsed files (``rag eval --skip-bad`` leaves out the files it refused)."""
     digest = hashlib.sha256(f"parser {PARSER_VERSION}\n".encode())
     for source in files:
         digest.update(f"{source.name}\0{source.sha256}\n".encode())
