@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from rag.config import Settings
+import inspect
+
+from embeddings.encoder import Encoder, ModelNotFound
+from embeddings.protocol import Encoder as EncoderLike
+from rag.answering.generation import Generator, LlamaCppGenerator, OpenAIHTTPGenerator
+from rag.answering.service import AnswerService
+from rag.config import AnswerConfig, Settings
 from rag.corpus import Corpus
 from rag.errors import ModelMissing
 from rag.library import CorpusVersion
 from rag.library import open_corpus as open_corpus_version
 from rag.retrieval.chunking import chunk_config
 from rag.retrieval.index import SearchIndex, ensure_index
+from rag.retrieval.retriever import Retriever
 
 
-def open_encoder(settings: Settings):
-    from embeddings.encoder import Encoder, ModelNotFound  # torch loads only when an encoder is wanted
-
+def open_encoder(settings: Settings) -> Encoder:
+    """The embedding model (torch and the weights load here, not at import)."""
     try:
         return Encoder(settings.embedding_model_path(), threads=settings.threads)
     except ModelNotFound as exc:
@@ -26,7 +32,8 @@ def open_corpus(settings: Settings) -> Corpus:
 
 
 def open_index(settings: Settings, rebuild: bool = False, corpus: Corpus | None = None,
-               encoder=None, progress: bool = True, prefer: str | None = None) -> tuple[SearchIndex, bool]:
+               encoder: EncoderLike | None = None, progress: bool = True,
+               prefer: str | None = None) -> tuple[SearchIndex, bool]:
     """The index for ``corpus`` (default: the live corpus, with the index version its library manifest
     names), built or rebuilt from cached vectors if missing or stale."""
     if corpus is None:
@@ -37,7 +44,7 @@ def open_index(settings: Settings, rebuild: bool = False, corpus: Corpus | None 
                         cfg=chunk_config(settings), progress=progress, prefer=prefer)
 
 
-def open_version(settings: Settings, encoder=None,
+def open_version(settings: Settings, encoder: EncoderLike | None = None,
                  progress: bool = True) -> tuple[CorpusVersion, SearchIndex]:
     """The live corpus version and its index, loaded together."""
     version = open_corpus_version(settings)
@@ -46,29 +53,22 @@ def open_version(settings: Settings, encoder=None,
     return version, index
 
 
-def open_retriever(settings: Settings, encoder=None):
-    from rag.retrieval.retriever import Retriever
-
+def open_retriever(settings: Settings, encoder: EncoderLike | None = None) -> Retriever:
     encoder = encoder or open_encoder(settings)
     index, _ = open_index(settings, encoder=encoder)
     return Retriever(index, encoder)
 
 
-def open_generator(settings: Settings):
+def open_generator(settings: Settings) -> Generator:
     """The configured LLM backend: an OpenAI-compatible endpoint if `llm_base_url` is set, else the GGUF."""
-    from rag.answering.generation import LlamaCppGenerator, OpenAIHTTPGenerator
-
     if settings.llm_base_url:
         return OpenAIHTTPGenerator(settings.llm_base_url, model=settings.llm_remote_model,
                                    api_key=settings.llm_api_key)
     return LlamaCppGenerator(settings.llm_model_path(), n_ctx=settings.llm_context, threads=settings.threads)
 
 
-def open_answer_service(settings: Settings, with_llm: bool = True):
+def open_answer_service(settings: Settings, with_llm: bool = True) -> AnswerService:
     """Corpus, encoder, index, retriever and (unless ``with_llm`` is False) the LLM, each loaded once."""
-    from rag.answering.service import AnswerConfig, AnswerService
-    from rag.retrieval.retriever import Retriever
-
     encoder = open_encoder(settings)
     version, index = open_version(settings, encoder=encoder)
     generator = open_generator(settings) if with_llm else None
@@ -76,14 +76,9 @@ def open_answer_service(settings: Settings, with_llm: bool = True):
                          AnswerConfig(timeout_s=settings.llm_timeout_s))
 
 
-def replace_corpus(service, corpus: Corpus, index: SearchIndex):
+def replace_corpus(service: AnswerService, corpus: Corpus, index: SearchIndex) -> AnswerService:
     """A new AnswerService over another corpus version and its index, sharing the loaded encoder, LLM
     and configuration of ``service`` (which keeps serving the requests that already hold it)."""
-    import inspect
-
-    from rag.answering.service import AnswerService
-    from rag.retrieval.retriever import Retriever
-
     old = service.retriever
     # The retriever's tuning (fusion weights…) carries over: every constructor argument it kept.
     params = [p for p in inspect.signature(Retriever).parameters if p not in ("index", "encoder")]
