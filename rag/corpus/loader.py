@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from rag.corpus.models import Corpus, SourceFile
@@ -30,14 +31,26 @@ def load_corpus(data_dir: Path | str) -> Corpus:
     return assemble_corpus(data_dir, [parse_file(path) for path in paths])
 
 
+def corpus_hash(files: Iterable[tuple[str, str, str | None]], removed: Iterable[str] = ()) -> str:
+    """The one definition of a corpus's content hash: the parser version, each file's name and sha256
+    (with a note when something else decides its reports: the library's parse mode and origin), and the
+    report ids removed. Plain files hash alike wherever they are loaded from, so an index built from
+    ``data_dir`` serves the library's first version."""
+    digest = hashlib.sha256(f"parser {PARSER_VERSION}\n".encode())
+    for name, sha256, note in files:
+        digest.update(f"{name}\0{sha256}\n".encode())
+        if note:
+            digest.update(f"{note}\n".encode())
+    for rid in removed:
+        digest.update(f"removed {rid}\n".encode())
+    return digest.hexdigest()
+
+
 def assemble_corpus(data_dir: Path | str, files: list[SourceFile]) -> Corpus:
     """A ``Corpus`` of already parsed files (``rag eval --skip-bad`` leaves out the files it refused)."""
-    digest = hashlib.sha256(f"parser {PARSER_VERSION}\n".encode())
-    for source in files:
-        digest.update(f"{source.name}\0{source.sha256}\n".encode())
     return Corpus(
         data_dir=str(Path(data_dir).resolve()),
         parser_version=PARSER_VERSION,
-        content_hash=digest.hexdigest(),
+        content_hash=corpus_hash((source.name, source.sha256, None) for source in files),
         files=files,
     )

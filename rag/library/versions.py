@@ -5,7 +5,6 @@ The layout and the commit protocol are described in ``rag/library/store.py``.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from rag.config import Settings
 from rag.corpus import PARSER_VERSION, Corpus, SourceFile, load_corpus, parse_bytes
+from rag.corpus.loader import corpus_hash
 from rag.corpus.segment import SegmentMode
 from rag.errors import CorpusError
 from rag.storage import Lease
@@ -134,17 +134,11 @@ def forget_parsed() -> None:
         _parsed.clear()
 
 
-def corpus_hash(files: Sequence[LibraryFile], removed: Sequence[str]) -> str:
-    """Same as ``load_corpus``'s hash for plain files (so the first version reuses the index built from
-    ``data_dir``), plus whatever else changes the reports: a non-default mode, removed ids."""
-    digest = hashlib.sha256(f"parser {PARSER_VERSION}\n".encode())
-    for f in sorted(files, key=lambda f: f.name):
-        digest.update(f"{f.name}\0{f.sha256}\n".encode())
-        if f.mode != "auto" or f.origin == "ingested":
-            digest.update(f"mode {f.mode} {f.origin}\n".encode())
-    for rid in sorted(removed):
-        digest.update(f"removed {rid}\n".encode())
-    return digest.hexdigest()
+def library_hash(files: Sequence[LibraryFile], removed: Sequence[str]) -> str:
+    """``corpus_hash`` of a library version: a non-default mode or an ingested origin is noted per file."""
+    notes = [(f.name, f.sha256, f"mode {f.mode} {f.origin}" if f.mode != "auto" or f.origin == "ingested"
+              else None) for f in sorted(files, key=lambda f: f.name)]
+    return corpus_hash(notes, sorted(removed))
 
 
 def build_corpus(folder: Path, files: Sequence[LibraryFile], removed: Sequence[str]) -> Corpus:
@@ -156,7 +150,7 @@ def build_corpus(folder: Path, files: Sequence[LibraryFile], removed: Sequence[s
             source.reports = [r for r in source.reports if r.id not in gone]
         sources.append(source)
     return Corpus(data_dir=str(folder.resolve()), parser_version=PARSER_VERSION,
-                  content_hash=corpus_hash(files, removed), files=sources)
+                  content_hash=library_hash(files, removed), files=sources)
 
 
 def open_corpus(settings: Settings) -> CorpusVersion:
