@@ -10,11 +10,12 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install models index run test lint eval clean help browser bench-load
+.PHONY: install models index run test test-unit lint eval clean help browser bench-load
 
 help:
 	@echo "make run    set up everything missing, then serve on http://127.0.0.1:8000"
 	@echo "make test   set up everything missing, then run all tests (slow real-model ones too)"
+	@echo "make test-unit   the unit tier only: no models, servers, processes or browser (under a minute)"
 	@echo "make models | make index | make lint | make eval | make bench-load | make clean"
 
 $(PY):
@@ -45,8 +46,13 @@ browser:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
 		>/dev/null; } || echo "make: could not install chromium (needs root); the browser tests need it" >&2
 
+# Every tier: unit, integration and slow (README, "Tests"). No -m filter here: CI runs this.
 test: models browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The unit tier alone: fakes only, so it needs neither the models nor Chromium.
+test-unit: $(INSTALLED)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

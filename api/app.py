@@ -29,7 +29,7 @@ from api.schemas import SSE_EVENT_MODELS
 from api.security import GuardMiddleware
 from api.worker import LLMWorker
 from rag import __version__
-from rag.answering.service import AnswerService
+from rag.answering.protocol import AnswerServiceProtocol
 from rag.config import Settings
 from rag.library import live_version
 
@@ -55,13 +55,11 @@ names); POST and DELETE from another web site's pages are refused (`allowed_orig
 """
 
 
-def _load_service(settings: Settings) -> AnswerService:
+def _load_service(settings: Settings) -> AnswerServiceProtocol:
     from rag.app import open_answer_service  # heavy imports only when really serving
 
-    service = open_answer_service(settings)
-    warm_up = getattr(service, "warm_up", None)
-    if warm_up is not None:  # the first question should not pay for the encoder's and LLM's first call
-        warm_up()
+    service: AnswerServiceProtocol = open_answer_service(settings)
+    service.warm_up()  # the first question should not pay for the encoder's and LLM's first call
     return service
 
 
@@ -107,9 +105,10 @@ def _finish_openapi(app: FastAPI, settings: Settings) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings | None = None, service: AnswerService | None = None,
+def create_app(settings: Settings | None = None, service: AnswerServiceProtocol | None = None,
                rebuild_service: ServiceFactory | None = None, watch_library: bool | None = None) -> FastAPI:
-    """The app. ``service``: an already loaded AnswerService (tests); otherwise one is loaded at start.
+    """The app. ``service``: an already loaded answer service (tests pass a fake; see
+    rag.answering.protocol); otherwise one is loaded at start.
     ``rebuild_service(service, corpus, index)`` makes the service for a new corpus version (default
     ``rag.app.replace_corpus``); ``watch_library`` (default: when the app loads its own service)
     polls for versions committed by `rag ingest` in another process and swaps to them."""

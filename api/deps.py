@@ -17,17 +17,19 @@ from api.errors import ApiError, public_text
 from api.metrics import Metrics
 from api.security import key_from_headers, key_matches
 from api.worker import LLMWorker
-from rag.answering.service import AnswerService
+from embeddings.protocol import Encoder
+from rag.answering.protocol import AnswerServiceProtocol
 from rag.config import Settings
 from rag.corpus import Corpus
 from rag.errors import RagError
 from rag.library import ChangeSummary, Library, LibraryBusy, live_version
+from rag.retrieval.index import SearchIndex
 from rag.retrieval.retriever import Retriever
 
 log = logging.getLogger("api")
 
 # (service in use, new corpus, its index) -> the service over the new corpus; see rag.app.replace_corpus
-ServiceFactory = Callable[[AnswerService, Corpus, object], AnswerService]
+ServiceFactory = Callable[[AnswerServiceProtocol, Corpus, SearchIndex], AnswerServiceProtocol]
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Runtime:
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)
     worker: LLMWorker | None = None
-    service: AnswerService | None = None
+    service: AnswerServiceProtocol | None = None
     load_error: BaseException | None = None
     rebuild_service: ServiceFactory | None = None
     version: str | None = None  # the library version the service was loaded from (None: data_dir)
@@ -57,11 +59,13 @@ class Runtime:
     # flight finishes on the corpus and index it started with. A change builds the new service aside and
     # replaces the reference in one assignment; the old one is dropped when its last request ends.
 
-    def _swap(self, corpus: Corpus, index: object, version: str | None) -> None:
+    def _swap(self, corpus: Corpus, index: SearchIndex, version: str | None) -> None:
         assert self.service is not None
         factory = self.rebuild_service
         if factory is None:
-            from rag.app import replace_corpus as factory
+            from rag.app import replace_corpus
+
+            factory = replace_corpus
         self.service = factory(self.service, corpus, index)
         self.version = version
         log.info("now serving corpus version %s (%d reports)", version, len(corpus.reports))
@@ -73,7 +77,7 @@ class Runtime:
         two waits together last at most ``write_wait_s``, then LibraryBusy (409 with Retry-After)."""
         service = self.service
         assert service is not None
-        encoder = service.retriever.encoder  # type: ignore[attr-defined]
+        encoder: Encoder = service.retriever.encoder
         deadline = time.monotonic() + self.settings.write_wait_s
         if not self.swap_lock.acquire(timeout=self.settings.write_wait_s):
             raise LibraryBusy(f"another upload or delete has been running for over "
@@ -98,7 +102,7 @@ class Runtime:
         with self.swap_lock:
             if live_version(self.settings) == self.version:
                 return False
-            encoder = self.service.retriever.encoder  # type: ignore[attr-defined]
+            encoder: Encoder = self.service.retriever.encoder
             version, index = open_version(self.settings, encoder=encoder, progress=False)
             self._swap(version.corpus, index, version.name)
         return True
@@ -130,7 +134,7 @@ def require_api_key(
                        headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_service(runtime: RuntimeDep) -> AnswerService:
+def get_service(runtime: RuntimeDep) -> AnswerServiceProtocol:
     if runtime.service is not None:
         return runtime.service
     if runtime.load_error is not None:
@@ -141,7 +145,7 @@ def get_service(runtime: RuntimeDep) -> AnswerService:
                    headers={"Retry-After": "5"})
 
 
-ServiceDep = Annotated[AnswerService, Depends(get_service)]
+ServiceDep = Annotated[AnswerServiceProtocol, Depends(get_service)]
 
 
 def get_worker(runtime: RuntimeDep, service: ServiceDep) -> LLMWorker:
@@ -150,11 +154,11 @@ def get_worker(runtime: RuntimeDep, service: ServiceDep) -> LLMWorker:
 
 
 def get_corpus(service: ServiceDep) -> Corpus:
-    return service.corpus  # type: ignore[attr-defined]
+    return service.corpus
 
 
 def get_retriever(service: ServiceDep) -> Retriever:
-    return service.retriever  # type: ignore[attr-defined]
+    return service.retriever
 
 
 WorkerDep = Annotated[LLMWorker, Depends(get_worker)]

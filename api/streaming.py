@@ -24,7 +24,7 @@ from api.errors import error_body, public_text
 from api.metrics import Metrics
 from api.schemas import AskRequest
 from api.worker import Job, LLMWorker
-from rag.answering.service import AnswerService
+from rag.answering.protocol import AnswerServiceProtocol
 from rag.contracts import Answer, AnswerEvent, EvidenceEvent, StreamEvent
 from rag.errors import RagError
 
@@ -33,7 +33,7 @@ log = logging.getLogger("api")
 KEEPALIVE_S = 2.0
 
 
-async def start_streamed_answer(worker: LLMWorker, service: AnswerService,
+async def start_streamed_answer(worker: LLMWorker, service: AnswerServiceProtocol,
                                 req: AskRequest) -> tuple[EvidenceEvent | None, Job]:
     """Retrieval now, generation on the worker: the evidence event does not wait for the model.
 
@@ -58,7 +58,7 @@ async def start_streamed_answer(worker: LLMWorker, service: AnswerService,
     return first, job
 
 
-def submit_answer(worker: LLMWorker, service: AnswerService, req: AskRequest) -> Job:
+def submit_answer(worker: LLMWorker, service: AnswerServiceProtocol, req: AskRequest) -> Job:
     """Queue the question; raises ServiceBusy (503 + Retry-After) when the queue is full."""
 
     def run(cancel):

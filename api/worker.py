@@ -95,7 +95,7 @@ class LLMWorker:
     def __init__(self, queue_size: int, name: str = "llm-worker"):
         self.queue_size = queue_size
         # Capacity is counted under _lock: jobs in the queue plus places reserved for jobs being prepared.
-        self._queue: queue.Queue[Job] = queue.Queue()
+        self._queue: queue.Queue[Job | None] = queue.Queue()  # None: close() wakes the thread to stop
         self._lock = threading.Lock()
         self._reserved = 0
         self._stop = threading.Event()
@@ -168,10 +168,9 @@ class LLMWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                job = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
+            job = self._queue.get()
+            if job is None:
+                break
             self._current = job
             try:
                 self._execute(job)
@@ -222,10 +221,13 @@ class LLMWorker:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
+            if job is None:  # an earlier close()'s wake-up
+                continue
             job.cancel.set()
             job.outcome = "cancelled"
             job.emit(_DONE)
             job.finished.set()
+        self._queue.put_nowait(None)  # wakes the thread if it waits for a job: it stops at once
         if self._thread.is_alive():
             self._thread.join(timeout)
             if self._thread.is_alive():

@@ -1,16 +1,96 @@
-"""Shared fixtures. Tests never touch the user's real caches unless they are the slow real-model tests."""
+"""Shared fixtures, and the test tiers. Tests never touch the user's real caches unless they are the slow
+real-model tests. Helpers and fakes that tests import live in modules beside this one (tests/fakes.py …):
+nothing imports conftest.
+
+Every test belongs to exactly one tier (README, "Tests"):
+
+* ``unit``: no model weights, no server, no subprocess, no browser, no network socket — every test not
+  marked otherwise. While one runs, starting a process or opening an internet socket fails it, so a unit
+  test that needs one says so with ``@pytest.mark.integration``;
+* ``integration``: a real uvicorn server, subprocesses (kill -9 included) or the browser, with the fakes;
+* ``slow``: the real embedding model and GGUF, full-corpus index builds, or minutes of work.
+"""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from rag.config import Settings
+from tests.fakes import FakeEncoder
+
+TIERS = ("unit", "integration", "slow")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        tiers = [t for t in TIERS if item.get_closest_marker(t) is not None]
+        if not tiers:
+            item.add_marker(pytest.mark.unit)
+        elif len(tiers) > 1:
+            raise pytest.UsageError(f"{item.nodeid} is marked {' and '.join(tiers)}: a test has one tier")
+
+
+def _refused(what: str):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a unit test {what}; mark the test @pytest.mark.integration "
+                             "(tests/conftest.py, README: Tests)")
+    return refuse
+
+
+def _inet_only(real, what: str):
+    def guarded(sock: socket.socket, *args, **kwargs):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            _refused(what)()
+        return real(sock, *args, **kwargs)
+    return guarded
+
+
+@contextmanager
+def _unit_guard(item: pytest.Item) -> Iterator[None]:
+    """While a unit test (its fixtures too) runs: no processes, no internet sockets (local pipes and
+    AF_UNIX sockets, which event loops use, stay allowed)."""
+    if item.get_closest_marker("unit") is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(subprocess.Popen, "_execute_child", _refused("started a subprocess"))
+        mp.setattr(os, "fork", _refused("forked"))
+        mp.setattr(os, "system", _refused("ran a shell command"))
+        for name in ("connect", "connect_ex"):
+            mp.setattr(socket.socket, name, _inet_only(getattr(socket.socket, name), "opened a connection"))
+        mp.setattr(socket.socket, "bind", _inet_only(socket.socket.bind, "bound a network port"))
+        yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    with _unit_guard(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    with _unit_guard(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    with _unit_guard(item):
+        return (yield)
 
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     """Settings pointing every writable folder at a temporary directory."""
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
     return Settings(models_dir=tmp_path / "models", cache_dir=tmp_path / "cache",
@@ -21,47 +101,6 @@ def settings(tmp_path, monkeypatch) -> Settings:
 def real_settings() -> Settings:
     """The machine's settings: real models dir (filled by `make models`)."""
     return Settings(_env_file=None)
-
-
-class FakeEncoder:
-    """Deterministic stand-in for the embedding model: hashed character bigrams, L2-normalised.
-
-    Texts sharing bigrams get similar vectors, so rankings can be checked by hand; no model is loaded.
-    """
-
-    dim = 64
-    model_id = "fake-bigrams:1"
-
-    def __init__(self):
-        self.calls = 0  # how many texts were embedded
-
-    def _vec(self, text: str):
-        import itertools
-        import zlib
-
-        import numpy as np
-
-        v = np.zeros(self.dim, dtype=np.float32)
-        for a, b in itertools.pairwise(text):
-            v[zlib.crc32((a + b).encode()) % self.dim] += 1.0
-        n = np.linalg.norm(v)
-        return v / n if n else v
-
-    def document_inputs(self, texts, titles=None):
-        titles = titles or ["none"] * len(texts)
-        return [f"title: {t} | text: {x}" for t, x in zip(titles, texts, strict=True)]
-
-    def encode_inputs(self, inputs, progress=False):
-        import numpy as np
-
-        self.calls += len(inputs)
-        return np.stack([self._vec(x) for x in inputs]) if inputs else np.zeros((0, self.dim), np.float32)
-
-    def encode_documents(self, texts, titles=None, progress=False):
-        return self.encode_inputs(self.document_inputs(texts, titles))
-
-    def encode_queries(self, queries):
-        return self.encode_inputs(list(queries))
 
 
 @pytest.fixture
@@ -80,13 +119,13 @@ def real_corpus():
 @pytest.fixture(scope="session")
 def fake_retriever(real_corpus):
     """Real chunks and BM25 over the bundled corpus, with the fake encoder (built once, ~2 s)."""
-    from tests.fake_service import build_fake_retriever
+    from tests.fakes import build_fake_retriever
 
     return build_fake_retriever(real_corpus)
 
 
 @pytest.fixture
 def fake_service(real_corpus, fake_retriever):
-    from tests.fake_service import FakeAnswerService
+    from tests.fakes import FakeAnswerService
 
     return FakeAnswerService(real_corpus, fake_retriever)

@@ -16,9 +16,7 @@ from rag.answering.service import AnswerConfig, AnswerService
 from rag.contracts import AnswerEvent, EvidenceEvent, TokenEvent, Turn
 from rag.corpus import read_source
 from rag.errors import GenerationError, InvalidQuestion
-from rag.retrieval.chunking import chunk_corpus
-from rag.retrieval.index import memory_index
-from rag.retrieval.retriever import _CHUNK_FIELDS, Hit, Retriever
+from rag.retrieval.retriever import Hit, hit_of
 
 WATER = "县水利局下半年在资金管理上有什么安排？"
 
@@ -49,14 +47,10 @@ class ScriptedGenerator:
             yield text[i : i + 4]
 
 
-@pytest.fixture(scope="module")
-def retriever(real_corpus):
-    from tests.conftest import FakeEncoder
-
-    enc = FakeEncoder()
-    chunks = chunk_corpus(real_corpus)
-    vecs = enc.encode_documents([c.search_text for c in chunks], [c.embed_title for c in chunks])
-    return Retriever(memory_index(chunks, vecs, corpus_hash=real_corpus.content_hash), enc)
+@pytest.fixture
+def retriever(fake_retriever):
+    """Real chunks and BM25 over the bundled corpus, fake encoder (conftest; built once per session)."""
+    return fake_retriever
 
 
 @pytest.fixture
@@ -74,7 +68,7 @@ def _source_slice(corpus, citation) -> str:
 
 def _hit_of(chunk) -> Hit:
     """A retrieval hit for ``chunk``, as the retriever would return it at rank 1."""
-    return Hit(rank=1, score=1.0, **chunk.model_dump(include=_CHUNK_FIELDS))
+    return hit_of(chunk, rank=1, score=1.0)
 
 
 def _evidence_text(messages, n: int) -> str:
@@ -317,14 +311,14 @@ def test_enumeration_outline_must_have_the_size_asked(service):
 
 
 def test_a_bare_figure_is_cited_with_the_sentence_that_states_it():
-    from rag.answering.service import _citation
+    from rag.answering.render import citation_for
     from rag.contracts import Evidence
 
     text = "全年完成各项保障任务。更新车辆11辆，其中新能源汽车3辆，占比27.3%。安全行驶约170万公里。"
     e = Evidence(id=1, chunk_id="c", report_id="r", report_title="t", source_file="f.txt", section_id="s",
                  section_path=[], text=text, score=1.0, line_start=1, line_end=1, char_start=100,
                  char_end=100 + len(text))
-    c = _citation(1, e, ["27.3%"])
+    c = citation_for(1, e, ["27.3%"])
     assert c.quote == "更新车辆11辆，其中新能源汽车3辆，占比27.3%。"
     assert (c.char_start, c.char_end) == (100 + text.index("更新"), 100 + text.index("安全"))
 
@@ -351,7 +345,7 @@ def test_a_brief_without_the_amount_falls_back_to_the_passages_that_state_it(ser
 
 
 def test_a_withheld_count_is_not_answered_by_the_figure_beside_it():
-    from rag.answering.service import _quantity_gap
+    from rag.answering.quantity import quantity_gap
     from rag.text.bigrams import BigramIdf, query_grams
     from rag.text.question import read_question
 
@@ -360,5 +354,5 @@ def test_a_withheld_count_is_not_answered_by_the_figure_beside_it():
     stated = "1-10月核发预（现）售证23宗。核准预售套数1200套，同比减少5%。"
     idf = BigramIdf([withheld, stated, "全年完成投资12亿元。"])
     q = query_grams(question, idf)
-    assert "XX" in (_quantity_gap(read_question(question), [withheld], [], q) or "")
-    assert _quantity_gap(read_question(question), [stated], [], q) is None
+    assert "XX" in (quantity_gap(read_question(question), [withheld], [], q) or "")
+    assert quantity_gap(read_question(question), [stated], [], q) is None

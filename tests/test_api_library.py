@@ -15,20 +15,27 @@ from api.app import create_app
 from rag.app import open_version
 from rag.library import Library, Upload
 from rag.retrieval.retriever import Retriever
-from tests.conftest import FakeEncoder
-from tests.fake_service import FakeAnswerService
+from tests.fakes import FakeAnswerService, FakeEncoder
+from tests.library_helpers import ARCHIVE_REPORT, ARCHIVE_REPORT_V2, FIXTURES, FORESTRY_PLAN
 from tests.local_client import local_client
-from tests.test_library import ARCHIVE_REPORT, ARCHIVE_REPORT_V2, FIXTURES, FORESTRY_PLAN
 
 ARCHIVE = "县档案局2024年工作总结"
 
 
-class SlowDocumentEncoder(FakeEncoder):
-    """Embedding passages takes a while (an ingest in progress); queries stay fast."""
+class HeldDocumentEncoder(FakeEncoder):
+    """Once ``go`` is cleared, embedding passages waits until it is set again (an ingest held in
+    progress, ``waiting`` set meanwhile); queries never wait."""
+
+    def __init__(self):
+        super().__init__()
+        self.go = threading.Event()
+        self.go.set()
+        self.waiting = threading.Event()
 
     def encode_inputs(self, inputs, progress=False):
-        if inputs and str(inputs[0]).startswith("title:"):
-            time.sleep(0.05 * len(inputs))
+        if inputs and str(inputs[0]).startswith("title:") and not self.go.is_set():
+            self.waiting.set()
+            self.go.wait(30)
         return super().encode_inputs(inputs, progress)
 
 
@@ -154,7 +161,7 @@ def test_the_api_key_protects_upload_and_delete(lib_settings):
 
 
 def test_queries_are_answered_throughout_an_ingest_from_one_whole_version(lib_settings):
-    enc = SlowDocumentEncoder()
+    enc = HeldDocumentEncoder()
     with local_client(create_app(lib_settings, service=_service(lib_settings, enc), rebuild_service=_rebuild),
                     raise_server_exceptions=False) as client:
         before = _ids(client)
@@ -165,6 +172,7 @@ def test_queries_are_answered_throughout_an_ingest_from_one_whole_version(lib_se
             result["r"] = _upload(client, ("档案合集.txt", big.encode()))
 
         thread = threading.Thread(target=ingest)
+        enc.go.clear()  # the ingest's embedding waits until queries have been answered meanwhile
         thread.start()
         answered, statuses = 0, set()
         while thread.is_alive():
@@ -174,6 +182,8 @@ def test_queries_are_answered_throughout_an_ingest_from_one_whole_version(lib_se
             # either the old version (no new report) or the whole new one: every hit's report is listed
             assert ids <= before or all(i.startswith("档案合集-r") or i in before for i in ids)
             answered += 1
+            if answered >= 3 and enc.waiting.is_set():
+                enc.go.set()
         thread.join()
         assert result["r"].status_code == 201, result["r"].text
         assert statuses == {200} and answered >= 3  # queries kept being answered during the ingest
@@ -195,9 +205,9 @@ def test_the_server_picks_up_an_ingest_made_by_another_process(lib_settings, mon
 
 
 def test_docx_upload(client, tmp_path):
-    from tests.test_library import _docx
+    from tests.library_helpers import make_docx
 
-    path = _docx(Path(tmp_path) / "县林业局2025年工作计划.docx", FORESTRY_PLAN.strip().split("\n"))
+    path = make_docx(Path(tmp_path) / "县林业局2025年工作计划.docx", FORESTRY_PLAN.strip().split("\n"))
     r = client.post("/v1/reports", files=[("files", (path.name, path.read_bytes(),
                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))])
     assert r.status_code == 201 and r.json()["files"][0]["reports"] == ["县林业局2025年工作计划-r01"]

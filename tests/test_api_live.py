@@ -12,6 +12,8 @@ import pytest
 from api.app import create_app
 from tests.live_server import live_server
 
+pytestmark = pytest.mark.integration  # a real uvicorn server on loopback
+
 QUESTION = "县水利局下半年在资金管理上有什么安排？"
 
 

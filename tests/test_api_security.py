@@ -22,11 +22,10 @@ from rag.library import Library, current_library
 from rag.library.store import writer_lock
 from rag.retrieval.retriever import Retriever
 from tests import hostile
-from tests.conftest import FakeEncoder
-from tests.fake_service import FakeAnswerService
+from tests.fakes import FakeAnswerService, FakeEncoder
+from tests.library_helpers import ARCHIVE_REPORT, FIXTURES
 from tests.live_server import live_server
 from tests.local_client import LOCAL_BASE_URL, local_client
-from tests.test_library import ARCHIVE_REPORT, FIXTURES
 
 ARCHIVE = "县档案局2024年工作总结"
 QUESTION = "县水利局下半年在资金管理上有什么安排？"
@@ -288,6 +287,7 @@ def test_question_and_history_are_limited_in_total(client):
     assert r.status_code == 200, r.text
 
 
+@pytest.mark.integration  # a real uvicorn server
 def test_a_stream_refused_for_a_full_queue_costs_no_retrieval(lib_settings):
     settings = lib_settings.model_copy(update={"queue_size": 1})
     app = _app(settings)
@@ -313,6 +313,7 @@ def test_a_stream_refused_for_a_full_queue_costs_no_retrieval(lib_settings):
             assert sorted(results) == [200, 200]
 
 
+@pytest.mark.integration  # a real uvicorn server
 def test_searches_are_capped_with_503_and_retry_after(lib_settings):
     app = _app(lib_settings.model_copy(update={"search_concurrency": 1}))
     with live_server(app) as url:

@@ -16,23 +16,23 @@ import pytest
 
 from rag.app import open_version
 from rag.retrieval.retriever import Retriever
-from tests.conftest import FakeEncoder
-from tests.test_library import (
+from tests.fakes import FakeEncoder
+from tests.library_helpers import (
     ARCHIVE_REPORT,
     ARCHIVE_REPORT_V2,
     FIXTURES,
     FORESTRY_PLAN,
-    _ingest,
-    _run_child,
-    _searchable,
-    _write,
+    ingest_files,
+    run_ingest_child,
+    searchable,
+    write_file,
 )
 
 MIN_POINTS = 20
 ARCHIVE = "县档案局2024年工作总结"
 FORESTRY = "县林业局2025年工作计划"
 
-pytestmark = pytest.mark.slow  # ~25 subprocesses; runs in CI (make test)
+pytestmark = pytest.mark.integration  # ~25 child processes killed -9 (~45 s); fake encoder
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +44,10 @@ def before(tmp_path_factory, request):
     shutil.copytree(FIXTURES, root / "data")
     settings = Settings(data_dir=root / "data", library_dir=root / "library", index_dir=root / "index",
                         cache_dir=root / "cache", models_dir=root / "models", _env_file=None)
-    first = _write(root / "in", f"{ARCHIVE}.txt", ARCHIVE_REPORT)
-    _ingest(settings, FakeEncoder(), first)
-    _write(root / "next", f"{ARCHIVE}.txt", ARCHIVE_REPORT_V2)
-    _write(root / "next", f"{FORESTRY}.txt", FORESTRY_PLAN)
+    first = write_file(root / "in", f"{ARCHIVE}.txt", ARCHIVE_REPORT)
+    ingest_files(settings, FakeEncoder(), first)
+    write_file(root / "next", f"{ARCHIVE}.txt", ARCHIVE_REPORT_V2)
+    write_file(root / "next", f"{FORESTRY}.txt", FORESTRY_PLAN)
     return root, settings
 
 
@@ -71,7 +71,7 @@ def _state(settings) -> str:
     bundled = {r.id for r in corpus.reports if not r.id.startswith((ARCHIVE, FORESTRY))}
     assert len(bundled) >= 5, "bundled reports were lost"
     for rid in ids:
-        assert _searchable(retriever, corpus.get(rid)), rid
+        assert searchable(retriever, corpus.get(rid)), rid
     archive = corpus.get(f"{ARCHIVE}-r01")  # present in both versions
     text = " ".join(p.text for s in archive.root.iter_sections() for p in s.paragraphs)
     has_forestry = f"{FORESTRY}-r01" in ids
@@ -83,7 +83,7 @@ def _state(settings) -> str:
 
 def test_an_ingest_killed_at_any_durable_operation_loses_nothing(before, tmp_path_factory):
     settings, inputs = _fresh(before, tmp_path_factory.mktemp("count"))
-    out = _run_child(settings, inputs, count_points=True)
+    out = run_ingest_child(settings, inputs, count_points=True)
     total = int(next(line.split()[1] for line in out.splitlines() if line.startswith("POINTS ")))
     assert total >= MIN_POINTS, out
     # Every point if there are few; otherwise 24 spread over the whole commit, first and last included.
@@ -93,10 +93,10 @@ def test_an_ingest_killed_at_any_durable_operation_loses_nothing(before, tmp_pat
     seen = {"old": 0, "new": 0}
     for n, point in enumerate(points):
         settings, inputs = _fresh(before, tmp_path_factory.mktemp(f"p{point}"))
-        assert _run_child(settings, inputs, point=point) is None  # killed at that point
+        assert run_ingest_child(settings, inputs, point=point) is None  # killed at that point
         seen[_state(settings)] += 1
         if n % 4 == 0 or point == total:  # the next ingest cleans up and completes
-            out = _run_child(settings, inputs)
+            out = run_ingest_child(settings, inputs)
             assert out is not None and "DONE" in out
             assert _state(settings) == "new"
             assert not list(settings.library_path().glob(".tmp-*"))

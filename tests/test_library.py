@@ -7,12 +7,7 @@ and searchable, corpus and index from the same version — and that the next ing
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -22,33 +17,18 @@ from rag.app import open_version
 from rag.errors import CorpusError, ReportNotFound
 from rag.library import FileExists, IngestError, Library, Upload, current_library, read_uploads
 from rag.retrieval.retriever import Filters, Retriever
-from tests.conftest import FakeEncoder
-
-FIXTURES = Path(__file__).parent / "fixtures" / "corpus"
-ROOT = Path(__file__).resolve().parent.parent
-
-ARCHIVE_REPORT = """县档案局2024年工作总结
-
-2024年，县档案局围绕数字档案馆建设，扎实推进各项工作。现将有关情况报告如下：
-一、主要工作
-（一）推进档案数字化
-全年完成馆藏档案数字化扫描86万页，建成县级数字档案馆并通过省级测评。
-（二）加强档案安全
-开展档案安全大检查3次，整改隐患12处。
-二、下一步打算
-继续推进电子文件单套制归档试点。
-"""
-
-ARCHIVE_REPORT_V2 = ARCHIVE_REPORT.replace("86万页", "92万页").replace("12处", "15处")
-
-FORESTRY_PLAN = """县林业局2025年工作计划
-
-2025年，县林业局将以森林防火和国土绿化为重点开展工作。
-一、森林防火
-落实护林员巡山制度，新建防火隔离带20公里。
-二、国土绿化
-完成植树造林1.5万亩，义务植树30万株。
-"""
+from tests.fakes import FakeEncoder
+from tests.library_helpers import (
+    ARCHIVE_REPORT,
+    ARCHIVE_REPORT_V2,
+    FIXTURES,
+    FORESTRY_PLAN,
+    ingest_files,
+    make_docx,
+    run_ingest_child,
+    searchable,
+    write_file,
+)
 
 
 @pytest.fixture
@@ -67,27 +47,9 @@ def _library(settings, enc, **kw) -> Library:
     return Library(settings, encoder_factory=lambda: enc, progress=False, **kw)
 
 
-def _write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def _ingest(settings, enc, *paths: Path, mode="auto", replace=False):
-    summary, _ = _library(settings, enc).ingest(read_uploads(list(paths), settings.ingest_max_bytes), mode,
-                                                replace=replace)
-    return summary
-
-
 def _live(settings, enc):
     version, index = open_version(settings, encoder=enc, progress=False)
     return version, index, Retriever(index, enc)
-
-
-def _searchable(retriever: Retriever, report) -> bool:
-    hits = retriever.search(report.title, k=3, filters=Filters(report_id=report.id))
-    return bool(hits) and hits[0].report_id == report.id
 
 
 # -- round trips ----------------------------------------------------------------------------------
@@ -96,8 +58,8 @@ def _searchable(retriever: Retriever, report) -> bool:
 def test_ingest_adds_a_report_keeps_the_bundled_ones_and_leaves_data_dir_alone(lib_settings, enc, tmp_path):
     before_files = sorted(p.name for p in lib_settings.data_dir.glob("*.txt"))
     bundled, _, _ = _live(lib_settings, enc)
-    path = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
-    summary = _ingest(lib_settings, enc, path)
+    path = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    summary = ingest_files(lib_settings, enc, path)
     assert summary.changed and summary.reports_added == 1 and summary.sections_added >= 3
     assert summary.files[0].action == "added" and summary.files[0].reports == ["县档案局2024年工作总结-r01"]
     version, index, retriever = _live(lib_settings, enc)
@@ -114,24 +76,24 @@ def test_ingest_adds_a_report_keeps_the_bundled_ones_and_leaves_data_dir_alone(l
 
 
 def test_an_unchanged_file_is_a_no_op(lib_settings, enc, tmp_path):
-    path = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
-    first = _ingest(lib_settings, enc, path)
+    path = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    first = ingest_files(lib_settings, enc, path)
     calls = enc.calls
-    again = _ingest(lib_settings, enc, path)
+    again = ingest_files(lib_settings, enc, path)
     assert not again.changed and again.files[0].action == "unchanged" and again.version == first.version
     assert enc.calls == calls
     assert "nothing changed" in again.lines()[-1]
 
 
 def test_a_changed_file_replaces_its_reports_and_only_new_text_is_embedded(lib_settings, enc, tmp_path):
-    path = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
-    _ingest(lib_settings, enc, path)
+    path = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    ingest_files(lib_settings, enc, path)
     calls = enc.calls
     path.write_text(ARCHIVE_REPORT_V2, encoding="utf-8")
     with pytest.raises(FileExists, match=r"already in the corpus.*--replace.*replace=true") as refused:
-        _ingest(lib_settings, enc, path)
+        ingest_files(lib_settings, enc, path)
     assert refused.value.http_status == 409 and enc.calls == calls
-    summary = _ingest(lib_settings, enc, path, replace=True)
+    summary = ingest_files(lib_settings, enc, path, replace=True)
     assert summary.files[0].action == "replaced"
     assert summary.reports_replaced == 1 and summary.reports_added == 0
     # the two changed paragraphs' chunks (and the outline chunk naming their sections), nothing else
@@ -145,9 +107,9 @@ def test_a_changed_file_replaces_its_reports_and_only_new_text_is_embedded(lib_s
 
 
 def test_remove_reports_and_files(lib_settings, enc, tmp_path):
-    a = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
-    b = _write(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
-    _ingest(lib_settings, enc, a, b)
+    a = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    b = write_file(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
+    ingest_files(lib_settings, enc, a, b)
     version, _, _ = _live(lib_settings, enc)
     compilation = next(s for s in version.corpus.files if len(s.reports) >= 2)
     one_of_many = compilation.reports[0].id
@@ -164,7 +126,7 @@ def test_remove_reports_and_files(lib_settings, enc, tmp_path):
     _library(lib_settings, enc).remove(["县林业局2025年工作计划.txt"])
     assert "县林业局2025年工作计划-r01" not in {r.id for r in _live(lib_settings, enc)[0].corpus.reports}
     # re-ingesting the compilation brings its removed report back
-    summary = _ingest(lib_settings, enc, lib_settings.data_dir / compilation.name)
+    summary = ingest_files(lib_settings, enc, lib_settings.data_dir / compilation.name)
     assert summary.files[0].action == "replaced"
     assert one_of_many in {r.id for r in _live(lib_settings, enc)[0].corpus.reports}
 
@@ -183,10 +145,11 @@ def test_remove_unknown_id_or_everything_is_refused_and_changes_nothing(lib_sett
 
 
 def test_gbk_and_utf8_bom_files(lib_settings, enc, tmp_path):
-    gbk = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT.replace("\n", "\r\n"), "gbk")
+    crlf = ARCHIVE_REPORT.replace("\n", "\r\n")
+    gbk = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", crlf, "gbk")
     bom = tmp_path / "in" / "县林业局2025年工作计划.txt"
     bom.write_bytes(b"\xef\xbb\xbf" + FORESTRY_PLAN.encode("utf-8"))
-    _ingest(lib_settings, enc, gbk, bom)
+    ingest_files(lib_settings, enc, gbk, bom)
     version, _, retriever = _live(lib_settings, enc)
     by_name = {s.name: s for s in version.corpus.files}
     assert by_name["县档案局2024年工作总结.txt"].encoding == "gb18030"
@@ -195,20 +158,10 @@ def test_gbk_and_utf8_bom_files(lib_settings, enc, tmp_path):
     assert retriever.search("县林业局植树造林", k=1)[0].report_id == "县林业局2025年工作计划-r01"
 
 
-def _docx(path: Path, paragraphs: list[str]) -> Path:
-    import docx
-
-    document = docx.Document()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    document.save(str(path))
-    return path
-
-
 def test_docx_is_ingested_as_text_and_the_original_is_kept(lib_settings, enc, tmp_path):
     (tmp_path / "in").mkdir()
-    path = _docx(tmp_path / "in" / "县林业局2025年工作计划.docx", FORESTRY_PLAN.strip().split("\n"))
-    summary = _ingest(lib_settings, enc, path)
+    path = make_docx(tmp_path / "in" / "县林业局2025年工作计划.docx", FORESTRY_PLAN.strip().split("\n"))
+    summary = ingest_files(lib_settings, enc, path)
     assert summary.files[0].name == "县林业局2025年工作计划.txt"
     version, _, _ = _live(lib_settings, enc)
     assert version.corpus.get("县林业局2025年工作计划-r01").title == "县林业局2025年工作计划"
@@ -217,22 +170,23 @@ def test_docx_is_ingested_as_text_and_the_original_is_kept(lib_settings, enc, tm
 
 def test_a_folder_holding_a_compilation_and_a_single_report(lib_settings, enc, tmp_path):
     folder = tmp_path / "in"
-    _write(folder, "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
-    _write(folder, "合集.txt", ARCHIVE_REPORT.replace("县档案局", "县史志办") + "\n" + FORESTRY_PLAN)
-    _write(folder / ".hidden", "x.txt", "ignored")
-    summary = _ingest(lib_settings, enc, folder)
+    write_file(folder, "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    write_file(folder, "合集.txt", ARCHIVE_REPORT.replace("县档案局", "县史志办") + "\n" + FORESTRY_PLAN)
+    write_file(folder / ".hidden", "x.txt", "ignored")
+    summary = ingest_files(lib_settings, enc, folder)
     assert sorted(f.name for f in summary.files) == ["县档案局2024年工作总结.txt", "合集.txt"]
     assert summary.reports_added == 3
 
 
 def test_single_and_compilation_modes(lib_settings, enc, tmp_path):
-    two = _write(tmp_path / "in", "两篇.txt", ARCHIVE_REPORT + "\n" + FORESTRY_PLAN)
-    summary = _ingest(lib_settings, enc, two, mode="single")
+    two = write_file(tmp_path / "in", "两篇.txt", ARCHIVE_REPORT + "\n" + FORESTRY_PLAN)
+    summary = ingest_files(lib_settings, enc, two, mode="single")
     assert summary.reports_added == 1  # the second title is text of the one report
-    one = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    one = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
     with pytest.raises(IngestError, match="--compilation expects several"):
-        _ingest(lib_settings, enc, one, mode="compilation")
-    summary = _ingest(lib_settings, enc, two, mode="compilation", replace=True)  # re-parsed in the new mode
+        ingest_files(lib_settings, enc, one, mode="compilation")
+    # re-parsed in the new mode
+    summary = ingest_files(lib_settings, enc, two, mode="compilation", replace=True)
     assert summary.files[0].action == "replaced" and len(summary.files[0].reports) == 2
 
 
@@ -272,8 +226,8 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(lib_settings, e
 def test_a_file_without_a_title_is_one_report_titled_by_its_name_with_a_warning(lib_settings, enc, tmp_path):
     text = ("今年以来，我们认真开展各项工作，取得了一定成效。\n"
             "一是加强学习，组织集中学习12次。\n二是改进作风。\n")
-    path = _write(tmp_path / "in", "档案室情况说明.txt", text)
-    summary = _ingest(lib_settings, enc, path)
+    path = write_file(tmp_path / "in", "档案室情况说明.txt", text)
+    summary = ingest_files(lib_settings, enc, path)
     change = summary.files[0]
     assert change.titles == ["档案室情况说明"]
     assert any("titled 「档案室情况说明」" in w for w in change.warnings)
@@ -293,10 +247,10 @@ def test_skip_bad_ingests_the_good_files(lib_settings, enc):
 
 
 def test_two_inputs_with_the_same_name_are_refused(lib_settings, enc, tmp_path):
-    a = _write(tmp_path / "a", "报告.txt", ARCHIVE_REPORT)
-    b = _write(tmp_path / "b", "报告.txt", FORESTRY_PLAN)
+    a = write_file(tmp_path / "a", "报告.txt", ARCHIVE_REPORT)
+    b = write_file(tmp_path / "b", "报告.txt", FORESTRY_PLAN)
     with pytest.raises(IngestError, match=r"also named 报告\.txt"):
-        _ingest(lib_settings, enc, a, b)
+        ingest_files(lib_settings, enc, a, b)
 
 
 def test_missing_path_and_empty_folder(lib_settings, tmp_path):
@@ -323,7 +277,7 @@ def test_cli_ingest_corpus_and_remove(lib_settings, tmp_path, monkeypatch, capsy
                        "RAG_MODELS_DIR": lib_settings.models_dir}.items():
         monkeypatch.setenv(key, str(value))
     monkeypatch.setattr(services, "open_encoder", lambda settings: FakeEncoder())
-    path = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    path = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
     assert main(["ingest", str(path)]) == 0
     out = capsys.readouterr().out
     assert "added  县档案局2024年工作总结.txt: 1 reports" in out and "reports: 1 added, 0 replaced" in out
@@ -344,47 +298,6 @@ COMMIT_STEPS = ["folder-created", "files-written", "parsed", "index-written", "m
                 "current-swapped", "index-current-swapped", "done"]
 
 
-def _child_env(settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_DATA_DIR=str(settings.data_dir), RAG_LIBRARY_DIR=str(settings.library_path()),
-               RAG_INDEX_DIR=str(settings.index_dir), RAG_CACHE_DIR=str(settings.cache_dir),
-               RAG_MODELS_DIR=str(settings.models_dir), PYTHONPATH=str(ROOT))
-    return env
-
-
-def _run_child(settings, paths: list[Path], pause_at: str | None = None, kill_after_s: float | None = None,
-               point: int | None = None, count_points: bool = False):
-    """Run tests/ingest_child.py; SIGKILL it at a commit step, a durable-operation point or after a delay
-    (returns None), or let it finish (returns its stdout)."""
-    env = _child_env(settings)
-    if pause_at:
-        env["INGEST_PAUSE_AT"] = pause_at
-    if point:
-        env["INGEST_PAUSE_POINT"] = str(point)
-    if count_points:
-        env["INGEST_COUNT_POINTS"] = "1"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.ingest_child", *map(str, paths)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if pause_at or point:
-        deadline = time.monotonic() + 60
-        for line in proc.stdout:  # type: ignore[union-attr]
-            if line.strip() == "PAUSED" or time.monotonic() > deadline:
-                break
-        else:
-            pytest.fail(f"the child ended before {pause_at}: {proc.stderr.read()}")  # type: ignore[union-attr]
-    elif kill_after_s is not None:
-        time.sleep(kill_after_s)
-    else:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        return out
-    proc.send_signal(signal.SIGKILL)  # kill -9: no cleanup, no finally blocks
-    proc.wait(timeout=30)
-    proc.stdout.close()  # type: ignore[union-attr]
-    proc.stderr.close()  # type: ignore[union-attr]
-    return None
-
-
 def _assert_consistent(settings, enc, earlier: set[str], new_id: str) -> bool:
     version, index = open_version(settings, encoder=enc, progress=False)
     # no rebuild needed: the corpus version names an index version built from exactly its files
@@ -393,48 +306,51 @@ def _assert_consistent(settings, enc, earlier: set[str], new_id: str) -> bool:
     ids = {r.id for r in version.corpus.reports}
     assert earlier <= ids, earlier - ids
     for rid in earlier:
-        assert _searchable(retriever, version.corpus.get(rid)), rid
+        assert searchable(retriever, version.corpus.get(rid)), rid
     assert ids <= earlier | {new_id}
     return new_id in ids
 
 
+@pytest.mark.integration  # a child process, kill -9
 @pytest.mark.parametrize("step", ["files-written", "index-written", "manifest-written", "renamed",
                                   "current-swapped", "index-current-swapped"])
 def test_kill_9_during_an_ingest_loses_nothing(lib_settings, enc, tmp_path, step):
-    first = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
-    _ingest(lib_settings, enc, first)
+    first = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    ingest_files(lib_settings, enc, first)
     earlier = {r.id for r in _live(lib_settings, enc)[0].corpus.reports}
-    second = _write(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
-    _run_child(lib_settings, [second], pause_at=step)
+    second = write_file(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
+    run_ingest_child(lib_settings, [second], pause_at=step)
     has_new = _assert_consistent(lib_settings, enc, earlier, "县林业局2025年工作计划-r01")
     assert has_new == (COMMIT_STEPS.index(step) >= COMMIT_STEPS.index("current-swapped"))
     # the next ingest cleans the crashed one's garbage and completes
-    out = _run_child(lib_settings, [second])
+    out = run_ingest_child(lib_settings, [second])
     assert out is not None and "DONE" in out
     assert _assert_consistent(lib_settings, enc, earlier, "县林业局2025年工作计划-r01")
     assert not list(lib_settings.library_path().glob(".tmp-*"))
 
 
+@pytest.mark.integration
 def test_kill_9_during_the_first_ingest_leaves_the_bundled_corpus(lib_settings, enc, tmp_path):
     earlier = {r.id for r in _live(lib_settings, enc)[0].corpus.reports}
-    path = _write(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
-    _run_child(lib_settings, [path], pause_at="manifest-written")
+    path = write_file(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
+    run_ingest_child(lib_settings, [path], pause_at="manifest-written")
     assert not _assert_consistent(lib_settings, enc, earlier, "县林业局2025年工作计划-r01")
     assert current_library(lib_settings.library_path()) is None
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
 def test_kill_9_at_arbitrary_moments(lib_settings, enc, tmp_path, delay):
-    first = _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
-    _ingest(lib_settings, enc, first)
+    first = write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT)
+    ingest_files(lib_settings, enc, first)
     earlier = {r.id for r in _live(lib_settings, enc)[0].corpus.reports}
-    second = _write(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
-    _run_child(lib_settings, [second], kill_after_s=delay)
+    second = write_file(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
+    run_ingest_child(lib_settings, [second], kill_after_s=delay)
     _assert_consistent(lib_settings, enc, earlier, "县林业局2025年工作计划-r01")
 
 
 def test_zip_docx_helper_makes_a_real_docx(tmp_path):
-    path = _docx(tmp_path / "a.docx", ["标题"])
+    path = make_docx(tmp_path / "a.docx", ["标题"])
     assert zipfile.is_zipfile(path)
 
 
@@ -444,13 +360,14 @@ def test_a_commit_parses_and_tokenises_only_what_changed(lib_settings, enc, tmp_
     import rag.corpus.parser as parser
     import rag.retrieval.index as index
 
-    _ingest(lib_settings, enc, _write(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT))
+    ingest_files(lib_settings, enc, write_file(tmp_path / "in", "县档案局2024年工作总结.txt", ARCHIVE_REPORT))
     parsed, tokenised = [], []
     real_parse, real_tokenize = parser.parse_source, index.tokenize
     monkeypatch.setattr(parser, "parse_source",
                         lambda src, *a, **k: parsed.append(src.name) or real_parse(src, *a, **k))
     monkeypatch.setattr(index, "tokenize", lambda text: tokenised.append(text) or real_tokenize(text))
-    summary = _ingest(lib_settings, enc, _write(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN))
+    plan = write_file(tmp_path / "in", "县林业局2025年工作计划.txt", FORESTRY_PLAN)
+    summary = ingest_files(lib_settings, enc, plan)
     assert summary.reports_added == 1
     assert len(parsed) == 1  # the new file only, though the commit builds the old and the new corpus
     assert 0 < len(tokenised) <= 4 and all("林业" in t for t in tokenised), tokenised

@@ -7,20 +7,13 @@ import pytest
 
 from rag.errors import RagError
 from rag.retrieval.bm25 import BM25, tokenize
-from rag.retrieval.chunking import chunk_corpus
-from rag.retrieval.index import memory_index
-from rag.retrieval.retriever import Filters, Retriever
+from rag.retrieval.retriever import Filters
 
 
-@pytest.fixture(scope="module")
-def retriever(real_corpus):
-    from tests.conftest import FakeEncoder
-
-    enc = FakeEncoder()
-    chunks = chunk_corpus(real_corpus)
-    vecs = enc.encode_documents([c.search_text for c in chunks], [c.embed_title for c in chunks])
-    idx = memory_index(chunks, vecs, corpus_hash=real_corpus.content_hash)
-    return Retriever(idx, enc)
+@pytest.fixture
+def retriever(fake_retriever):
+    """Real chunks and BM25 over the bundled corpus, fake encoder (conftest; built once per session)."""
+    return fake_retriever
 
 
 def test_bm25_scores_by_hand():
@@ -88,7 +81,7 @@ def test_a_section_about_the_other_half_year_is_ranked_below(retriever):
 
 
 def test_enumeration_question_puts_the_top_sections_outline_first(retriever):
-    from rag.retrieval.retriever import _CHUNK_FIELDS, Hit
+    from rag.retrieval.retriever import hit_of
     from rag.text.question import asks_enumeration
 
     chunks = retriever.index.chunks
@@ -98,12 +91,12 @@ def test_enumeration_question_puts_the_top_sections_outline_first(retriever):
     allowed = np.ones(len(chunks), dtype=bool)
 
     def hit(c):
-        return Hit(rank=1, score=1.0, **c.model_dump(include=_CHUNK_FIELDS))
+        return hit_of(c, rank=1, score=1.0)
 
-    out = retriever._outline_first([hit(text), hit(plain)], allowed, None, None)
+    out = retriever.outline_first([hit(text), hit(plain)], allowed, None, None)
     assert out[0].chunk_type == "outline" and out[0].section_id == text.section_id
     assert [h.chunk_id for h in out[1:]] == [text.chunk_id, plain.chunk_id]
-    unchanged = retriever._outline_first([hit(plain), hit(text)], allowed, None, None)
+    unchanged = retriever.outline_first([hit(plain), hit(text)], allowed, None, None)
     assert unchanged[0].chunk_id == plain.chunk_id  # only the top hit's section counts
     assert asks_enumeration("2023年下半年计划重点做好哪几方面工作？")
     assert asks_enumeration("2024年计划重点抓好哪“三项工作”？")

@@ -13,8 +13,10 @@ import pytest
 
 from api.app import create_app
 from tests.browser import artifact, launch_browser
-from tests.fake_service import FakeAnswerService
+from tests.fakes import FakeAnswerService
 from tests.live_server import live_server
+
+pytestmark = pytest.mark.integration  # Chromium and a real uvicorn server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

@@ -1,14 +1,24 @@
-"""A stand-in AnswerService for API and browser tests: real corpus and retrieval (fake encoder), a
-scripted "LLM" that quotes the first sentence of the best passage, slowly if asked, honouring cancel."""
+"""Test doubles for the heavy parts, each implementing the protocol the code types against:
+
+* ``FakeEncoder`` (``embeddings.protocol.Encoder``): hashed character bigrams instead of a model;
+* ``FakeAnswerService`` (``rag.answering.protocol.AnswerServiceProtocol``): real corpus and retrieval (fake
+  encoder), a scripted "LLM" that quotes the first sentence of the best passage, slowly if asked,
+  honouring cancel.
+
+Imported by tests and by tests/ingest_child.py (a subprocess): no pytest here.
+"""
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 
-from rag.answering.service import AnswerService
+import numpy as np
+
 from rag.contracts import (
     Answer,
     AnswerEvent,
@@ -29,10 +39,45 @@ REFUSE_WORD = "火星"  # questions naming it get a refusal
 FAIL_WORD = "故障"  # questions naming it fail mid-stream (after the evidence)
 
 
+class FakeEncoder:
+    """Deterministic stand-in for the embedding model: hashed character bigrams, L2-normalised.
+
+    Texts sharing bigrams get similar vectors, so rankings can be checked by hand; no model is loaded.
+    """
+
+    dim = 64
+    model_id = "fake-bigrams:1"
+
+    def __init__(self):
+        self.calls = 0  # how many texts were embedded
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for a, b in itertools.pairwise(text):
+            v[zlib.crc32((a + b).encode()) % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def document_inputs(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> list[str]:
+        titles = titles or ["none"] * len(texts)
+        return [f"title: {t} | text: {x}" for t, x in zip(titles, texts, strict=True)]
+
+    def encode_inputs(self, inputs: Sequence[str], progress: bool = False) -> np.ndarray:
+        self.calls += len(inputs)
+        return np.stack([self._vec(x) for x in inputs]) if inputs else np.zeros((0, self.dim), np.float32)
+
+    def encode_documents(self, texts: Sequence[str], titles: Sequence[str] | None = None,
+                         progress: bool = False) -> np.ndarray:
+        return self.encode_inputs(self.document_inputs(texts, titles))
+
+    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
+        return self.encode_inputs(list(queries))
+
+
 def build_fake_retriever(corpus: Corpus) -> Retriever:
+    """Real chunks and BM25 over ``corpus``, dense vectors from a ``FakeEncoder``."""
     from rag.retrieval.chunking import chunk_corpus
     from rag.retrieval.index import memory_index
-    from tests.conftest import FakeEncoder
 
     enc = FakeEncoder()
     chunks = chunk_corpus(corpus)
@@ -40,7 +85,7 @@ def build_fake_retriever(corpus: Corpus) -> Retriever:
     return Retriever(memory_index(chunks, vecs, corpus_hash=corpus.content_hash), enc)
 
 
-class FakeAnswerService(AnswerService):
+class FakeAnswerService:
     model_name = "fake-llm"
 
     def __init__(self, corpus: Corpus, retriever: Retriever, token_delay: float = 0.0):
@@ -53,6 +98,9 @@ class FakeAnswerService(AnswerService):
         self.concurrent = 0
         self.max_concurrent = 0
         self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        pass
 
     def ask(self, question: str, history: Sequence[Turn] = (), mode: AnswerMode = "llm",
             k: int | None = None, filters: Filters | None = None) -> Answer:
