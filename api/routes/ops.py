@@ -24,7 +24,7 @@ async def healthz() -> Health:
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     if runtime.ready:
         body = Readiness(ready=True, detail="models, index and corpus loaded",
-                         model=getattr(runtime.service, "model_name", None))
+                         model=runtime.service.model_name if runtime.service is not None else None)
         return JSONResponse(body.model_dump())
     if runtime.load_error is not None:
         detail = public_text(f"loading failed: {runtime.load_error}")

@@ -74,7 +74,7 @@ from rag.library.versions import (
     read_manifest,
 )
 from rag.retrieval.chunking import chunk_config
-from rag.retrieval.index import build_index
+from rag.retrieval.index import SearchIndex, build_index
 from rag.retrieval.index import prune as prune_index
 from rag.storage import Lease, fsync_dir, fsync_file, prune_versions, set_current, write_file
 
@@ -165,7 +165,7 @@ class Library:
         self.on_step = on_step or (lambda step: None)
         self.progress = progress
         self.last: CorpusVersion | None = None  # the version the last commit made, loaded (for the API)
-        self.last_index = None
+        self.last_index: SearchIndex | None = None
 
     # -- use cases ---------------------------------------------------------------------------------
 
