@@ -8,7 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.config import PROJECT_ROOT
+from rag.config import PROJECT_ROOT, Settings
+from rag.errors import RagError
 
 DEFAULT_GOLD = PROJECT_ROOT / "eval" / "gold.jsonl"
 
@@ -43,36 +44,69 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.set_defaults(func=_diff)
     r = sub.add_parser("retrieval", help="recall@k / MRR at quote level, ours vs naive baselines")
     r.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
-    r.add_argument("--limit", type=int, help="only the first N answerable questions")
+    r.add_argument("--limit", type=int, help="only the first N answerable questions (results go to a "
+                   "scratch folder, printed)")
     r.add_argument("--no-baselines", action="store_true", help="only our retriever and its ablations")
     r.add_argument("--no-timings", action="store_true", help="skip the warm-rebuild and load timings")
-    r.add_argument("--out", type=Path, default=PROJECT_ROOT / "eval" / "results" / "retrieval.json")
+    r.add_argument("--out", type=Path, help="per-question JSON (default: eval/results/retrieval.json for a "
+                   "full run on the bundled corpus and gold set, else a file under the cache dir)")
     r.set_defaults(func=_retrieval)
     a = sub.add_parser("answers", help="key facts, citations, numbers, refusals and latency of full answers")
     a.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
     a.add_argument("--mode", choices=["llm", "extractive"], default="llm")
-    a.add_argument("--limit", type=int, help="only the first N questions")
-    a.add_argument("--ids", help="comma-separated question ids to run")
-    a.add_argument("--out", type=Path, help="per-question JSON (default: eval/results/)")
+    a.add_argument("--limit", type=int, help="only the first N questions (results go to a scratch folder, "
+                   "printed)")
+    a.add_argument("--ids", help="comma-separated question ids to run (results go to a scratch folder)")
+    a.add_argument("--out", type=Path, help="per-question JSON (default: eval/results/answers-<mode>.json "
+                   "for a full run on the bundled corpus and gold set, else a file under the cache dir)")
     a.set_defaults(func=_answers)
+
+
+# The functions below import what they use when the command runs, not at the top: this module is imported
+# by `rag` at start-up, and eval.* pulls in numpy, faiss, torch (the encoder) and llama_cpp through rag.app.
+# Keep `rag --help` fast.
+
+
+def _subcommand_out(out: Path | None, name: str, cache_dir: Path, corpus, gold: Path,
+                    limit: int | None = None, ids: int | None = None) -> tuple[Path, str]:
+    """The result file of `rag eval retrieval|answers`, by the main command's rule: eval/results/<name>
+    only for a full run on the bundled corpus and gold set, else a scratch (or own) folder; ``--out``
+    inside eval/results/ is refused for the others."""
+    from eval.conditions import load_conditions_file
+    from eval.harness import corpus_label, matches_expectations, refuse_results_dir, results_folder
+
+    bundled_corpus, bundled_gold = matches_expectations(load_conditions_file(), corpus, gold)
+    if out is not None:
+        refuse_results_dir(out, canonical=bundled_corpus and bundled_gold and not limit and not ids)
+        return out, ""
+    folder, note = results_folder(cache_dir, corpus_label(corpus), gold, bundled_corpus=bundled_corpus,
+                                  bundled_gold=bundled_gold, limit=limit, ids=ids)
+    return folder / name, note
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise RagError("--limit must be at least 1")
 
 
 def _retrieval(args: argparse.Namespace) -> int:
     from embeddings.cache import EmbeddingCache
     from embeddings.encoder import model_fingerprint
     from eval.retrieval import evaluate, format_by_type, format_table, load_gold, write_json
-    from rag.app import chunk_config, open_encoder, open_index
-    from rag.config import Settings
+    from rag.app import open_encoder, open_index
     from rag.corpus import load_corpus
-    from rag.retrieval.chunking import fixed_chunks
+    from rag.retrieval.chunking import chunk_config, fixed_chunks
     from rag.retrieval.index import build_index, embed_chunks, load_index, memory_index
     from rag.retrieval.retriever import Retriever
 
+    _check_limit(args.limit)
     settings = Settings()
     items = [i for i in load_gold(args.gold) if i.answerable and i.sources]
     if args.limit:
         items = items[: args.limit]
     corpus = load_corpus(settings.data_dir)
+    out, note = _subcommand_out(args.out, "retrieval.json", settings.cache_dir, corpus, args.gold,
+                                limit=args.limit)
     encoder = open_encoder(settings)
     index, _ = open_index(settings, corpus=corpus, encoder=encoder)
     ours = Retriever(index, encoder)
@@ -117,8 +151,9 @@ def _retrieval(args: argparse.Namespace) -> int:
         print(f"\nindex: {timings['n_chunks']} chunks; load {timings['index_load_s']:.2f} s; warm rebuild "
               f"(all embeddings cached) {timings['warm_rebuild_s']:.2f} s; last build "
               f"{timings['last_build_seconds']:.1f} s embedding {timings['last_build_embedded']} chunks")
-    write_json(args.out, {"gold": str(args.gold), "n": len(items), "conditions": report, "timings": timings})
-    print(f"\nper-question results: {args.out}", file=sys.stderr)
+    write_json(out, {"gold": str(args.gold), "n": len(items), "limit": args.limit, "conditions": report,
+                     "timings": timings})
+    print(f"\nper-question results: {out}{note}", file=sys.stderr)
     return 0
 
 
@@ -126,79 +161,71 @@ def _answers(args: argparse.Namespace) -> int:
     from eval.answers import by_type, format_summary, run, summarize, write
     from eval.retrieval import load_gold
     from rag.app import open_answer_service
-    from rag.config import Settings
 
+    _check_limit(args.limit)
     settings = Settings()
     items = load_gold(args.gold)
-    if args.ids:
-        wanted = set(args.ids.split(","))
+    wanted = {i.strip() for i in args.ids.split(",") if i.strip()} if args.ids else set()
+    if wanted:
         items = [i for i in items if i.id in wanted]
     if args.limit:
         items = items[: args.limit]
     service = open_answer_service(settings, with_llm=args.mode == "llm")
-    service.warm_up()
     name = f"{args.mode}-{service.model_name}" if args.mode == "llm" else "extractive"
+    out, note = _subcommand_out(args.out, f"answers-{name}.json", settings.cache_dir, service.corpus,
+                                args.gold, limit=args.limit, ids=len(wanted) or None)
+    service.warm_up()
     records = run(service, items, args.mode, desc=name)
     summary = summarize(records)
     print(f"answers on {len(items)} gold questions ({args.gold.name})")
     print(format_summary(name, summary))
     for t, s in by_type(records).items():
         print(format_summary(f"  {t}", s))
-    out = args.out or PROJECT_ROOT / "eval" / "results" / f"answers-{name}.json"
-    write(out, {"gold": str(args.gold), "condition": name, "summary": summary, "by_type": by_type(records),
+    write(out, {"gold": str(args.gold), "condition": name, "limit": args.limit,
+                "ids": sorted(wanted) or None, "summary": summary, "by_type": by_type(records),
                 "records": [r.model_dump() for r in records]})
-    print(f"per-question results: {out}", file=sys.stderr)
+    print(f"per-question results: {out}{note}", file=sys.stderr)
     return 0
 
 
-def _same_files(expected: dict[str, str], got: dict[str, str]) -> bool:
-    return bool(expected) and expected == got
+def _choose(conditions: dict, which: str) -> list:
+    if which == "all":
+        return list(conditions.values())
+    if which == "ci":
+        return [c for c in conditions.values() if c.ci]
+    names = [n.strip() for n in which.split(",") if n.strip()]
+    unknown = [n for n in names if n not in conditions]
+    if unknown:
+        known = ", ".join([*conditions, "all", "ci"])
+        raise RagError(f"unknown condition(s) {', '.join(unknown)}; known: {known}")
+    return [conditions[n] for n in names]
 
 
 def _harness(args: argparse.Namespace) -> int:
-    from eval.harness import (
-        CONDITIONS_FILE,
-        RESULTS_DIR,
-        Runner,
-        file_sha256,
-        folder_files,
-        load_conditions_file,
-        load_eval_corpus,
-        load_result,
-        run_conditions,
-        write_report,
-    )
+    from eval import harness
+    from eval.conditions import CONDITIONS_FILE, check_pins, flatten, load_conditions_file, resolved_tuned
+    from eval.report import write_report
     from eval.retrieval import load_gold
-    from rag.config import Settings
-    from rag.errors import RagError
+    from eval.runner import Runner, load_eval_corpus
 
     conditions_path = args.conditions_file or CONDITIONS_FILE
     spec = load_conditions_file(conditions_path)
     conditions = spec.conditions
-    if args.condition == "all":
-        chosen = list(conditions.values())
-    elif args.condition == "ci":
-        chosen = [c for c in conditions.values() if c.ci]
-    else:
-        names = [n.strip() for n in args.condition.split(",") if n.strip()]
-        unknown = [n for n in names if n not in conditions]
-        if unknown:
-            known = ", ".join([*conditions, "all", "ci"])
-            raise RagError(f"unknown condition(s) {', '.join(unknown)}; known: {known}")
-        chosen = [conditions[n] for n in names]
-    if args.limit is not None and args.limit < 1:
-        raise RagError("--limit must be at least 1")
+    chosen = _choose(conditions, args.condition)
+    _check_limit(args.limit)
     if args.check and args.limit:
         raise RagError(f"--check with --limit: the expected scores in {conditions_path.name} were measured "
                        f"on the full question set, and the first {args.limit} questions are another sample "
                        "(their scores can differ by more than any tolerance without a regression). Run "
                        "--check without --limit, or --limit without --check to look at a subset.")
+    settings = Settings()
+    # before anything is loaded: a condition measured with other tuned values is refused (eval/README.md)
+    check_pins(chosen, flatten(resolved_tuned(settings)), conditions_path)
     if not args.gold.is_file():
         raise RagError(f"gold file {args.gold} not found")
     items = load_gold(args.gold)  # a bad file: every problem with its file, line and field
     if args.limit:
         items = items[: args.limit]
-    settings = Settings()
     if args.corpus:
         if not args.corpus.is_dir():
             raise RagError(f"corpus folder {args.corpus} not found")
@@ -213,9 +240,7 @@ def _harness(args: argparse.Namespace) -> int:
     if refused:
         print(f"--skip-bad: evaluating {len(corpus.files)} of {len(corpus.files) + len(refused)} report "
               f"files ({len(refused)} refused, listed above)", file=sys.stderr)
-    evaluated = {f.name: f.sha256 for f in corpus.files}
-    bundled_corpus = _same_files(folder_files(expected_corpus), evaluated)
-    bundled_gold = spec.gold_path().is_file() and file_sha256(args.gold) == file_sha256(spec.gold_path())
+    bundled_corpus, bundled_gold = harness.matches_expectations(spec, corpus, args.gold)
     if (args.corpus or not bundled_corpus) and any(c.gold for c in chosen):
         # a condition with its own question set (the held-out set) is about the bundled corpus
         print("skipping " + ", ".join(c.name for c in chosen if c.gold) + ": their questions are about "
@@ -238,7 +263,6 @@ def _harness(args: argparse.Namespace) -> int:
                            f"{', '.join(own_gold)} were measured on ({spec.gold_path()}, `gold:` in "
                            f"{conditions_path.name}); run without --check, or with a conditions file for it.")
 
-    label = f"{corpus_dir.name}-{corpus.content_hash[:12]}"
     if args.corpus:
         # another corpus gets its own index folder, keyed by content (never the service's index)
         root = settings.index_dir if "index_dir" in settings.model_fields_set else settings.cache_dir
@@ -246,27 +270,19 @@ def _harness(args: argparse.Namespace) -> int:
     print(f"corpus {corpus_dir}: {len(corpus.files)} files, content hash {corpus.content_hash[:12]}; "
           f"index (built if missing or stale): {settings.index_dir}", file=sys.stderr)
 
-    canonical = bundled_corpus and not args.limit and (bundled_gold or all(c.gold for c in chosen))
+    # conditions with a question set of their own are measured on it, whatever --gold says
+    full_gold = bundled_gold or all(c.gold for c in chosen)
     if args.out:
-        out = args.out
-        if out.resolve() == RESULTS_DIR.resolve() and not canonical:
-            raise RagError(f"--out {args.out}: {RESULTS_DIR} holds the committed results of full runs on the "
-                           "bundled corpus and gold set; give another folder for this run")
-        where = ""
-    elif canonical:
-        out, where = RESULTS_DIR, ""
-    elif args.limit or bundled_corpus:  # a subset, or other questions on the bundled corpus
-        tag = f"{args.gold.stem}" + (f"-limit{args.limit}" if args.limit else "")
-        out = settings.cache_dir / "eval-scratch" / f"{label}-{tag}"
-        where = (f" (a --limit run: scratch folder; {RESULTS_DIR} is left alone)" if args.limit
-                 else f" (another question set: scratch folder; {RESULTS_DIR} is left alone)")
+        harness.refuse_results_dir(args.out, canonical=bundled_corpus and full_gold and not args.limit)
+        out, where = args.out, ""
     else:
-        out = settings.cache_dir / "eval-results" / (label if bundled_gold else f"{label}-{args.gold.stem}")
-        where = f" (another corpus: a folder of its own; {RESULTS_DIR} is left alone)"
+        out, where = harness.results_folder(settings.cache_dir, harness.corpus_label(corpus), args.gold,
+                                            bundled_corpus=bundled_corpus, bundled_gold=full_gold,
+                                            limit=args.limit)
     runner = Runner(settings, corpus=corpus, refused=refused)
-    failures = run_conditions(runner, chosen, items, out, args.check, limit=args.limit or None,
-                              gold=args.gold.resolve())
-    results = {p.stem: load_result(p) for p in sorted(out.glob("*.json")) if p.stem in conditions}
+    failures = harness.run_conditions(runner, chosen, items, out, args.check, limit=args.limit or None,
+                                      gold=args.gold.resolve(), source=conditions_path)
+    results = {p.stem: harness.load_result(p) for p in sorted(out.glob("*.json")) if p.stem in conditions}
     report = write_report(results, out)
     print(f"results: {out}/<condition>.json · report: {report}{where}", file=sys.stderr)
     if args.check:
@@ -277,7 +293,6 @@ def _harness(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from eval.harness import describe, diff, load_result, provenance_warnings
-    from rag.errors import RagError
 
     for path in (args.a, args.b):
         if not path.is_file():

@@ -1,6 +1,7 @@
-"""`rag eval` runs end to end on a small corpus with the fake encoder (no model, seconds): provenance in
-every result file, where results and indexes go (never over eval/results/ unless it is the full bundled
-run), what --check refuses, --skip-bad, and gold files that cannot be read."""
+"""`rag eval` runs end to end on a small corpus with the fake encoder (no model, seconds): provenance and the
+resolved tuned values in every result file, where results and indexes go (never over eval/results/ unless it
+is the full bundled run, for `rag eval retrieval|answers` too), what --check refuses, --skip-bad, and gold
+files that cannot be read."""
 
 from __future__ import annotations
 
@@ -12,13 +13,21 @@ from pathlib import Path
 
 import pytest
 
+import eval.conditions as conditions
 import eval.harness as harness
-from eval.harness import Condition, Runner, llm_fingerprint
+import eval.runner as runner
+from embeddings.encoder import model_fingerprint
+from eval.conditions import Condition
+from eval.provenance import git_state, llm_fingerprint
+from eval.runner import Runner
+from models.fetch import Fetcher
+from models.manifest import load_manifest
 from rag.cli import main
-from rag.config import PROJECT_ROOT, Settings
+from rag.config import DEFAULTS, PROJECT_ROOT, Settings
+from rag.corpus import load_corpus
+from rag.errors import RagError
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "corpus"
-REAL_GIT_STATE = harness.git_state
 STUB_GIT = {"commit": "0" * 40, "dirty": False, "changed_files": 0}
 
 GOLD = [
@@ -67,8 +76,8 @@ def _conditions(path: Path, corpus: Path | None = None, gold: Path | None = None
 
 @pytest.fixture
 def env(tmp_path, monkeypatch, fake_encoder):
-    """A project-like sandbox: caches in tmp, the fake encoder, and eval/results/ redirected to
-    ``committed/`` so that even a failing test cannot touch the real results."""
+    """A project-like sandbox: caches and the index in tmp, the fake encoder, and eval/results/ redirected
+    to ``committed/`` so that even a failing test cannot touch the real results (nor var/index/)."""
     for key in list(os.environ):
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
@@ -78,10 +87,11 @@ def env(tmp_path, monkeypatch, fake_encoder):
     (model / "config.json").write_text('{"fake": true}', encoding="utf-8")
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RAG_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("RAG_EMBEDDING_MODEL", str(model))
     monkeypatch.setattr("rag.app.open_encoder", lambda settings: fake_encoder)
     monkeypatch.setattr(harness, "RESULTS_DIR", tmp_path / "committed")
-    monkeypatch.setattr(harness, "git_state", lambda: STUB_GIT)  # `git` is a subprocess: see the next test
+    monkeypatch.setattr(runner, "git_state", lambda: STUB_GIT)  # `git` is a subprocess: see the next test
     corpus = tmp_path / "reports"
     shutil.copytree(FIXTURES, corpus)
     return {"tmp": tmp_path, "corpus": corpus, "gold": _write_gold(tmp_path / "gold.jsonl"),
@@ -96,11 +106,7 @@ def _run(capsys, *argv) -> tuple[int, str, str]:
 
 @pytest.mark.integration  # runs `git rev-parse` / `git status`
 def test_result_files_record_provenance_and_the_resolved_config(env, capsys, monkeypatch):
-    from embeddings.encoder import model_fingerprint
-
-    monkeypatch.setattr(harness, "git_state", REAL_GIT_STATE)
-    from rag.corpus import load_corpus
-
+    monkeypatch.setattr(runner, "git_state", git_state)
     out = env["tmp"] / "out"
     code, _, err = _run(capsys, "--corpus", env["corpus"], "--gold", env["gold"], "--condition",
                         "hybrid,baseline-fixed-bm25,hybrid-extractive", "--out", out)
@@ -121,6 +127,7 @@ def test_result_files_record_provenance_and_the_resolved_config(env, capsys, mon
         assert config["kind"] == result["spec"]["kind"] and config["questions"] == result["n"]
     hybrid = json.loads((out / "hybrid.json").read_text(encoding="utf-8"))
     assert hybrid["config"]["retriever_params"]["rerank_weight"] > 0
+    assert hybrid["config"]["tuned"] == DEFAULTS.model_dump()  # every tuned value the run resolved
     assert hybrid["config"]["chunking"] == {"kind": "structure", "max_chars": 400}
     assert hybrid["provenance"]["index"]["corpus_hash"] == corpus_hash
     bm25 = json.loads((out / "baseline-fixed-bm25.json").read_text(encoding="utf-8"))
@@ -141,9 +148,8 @@ def test_result_files_record_provenance_and_the_resolved_config(env, capsys, mon
 
 
 def test_outside_corpus_index_is_keyed_by_content_and_results_get_their_own_folder(env, capsys, monkeypatch):
-    from rag.corpus import load_corpus
-
     corpus_hash = load_corpus(env["corpus"]).content_hash
+    monkeypatch.delenv("RAG_INDEX_DIR")
     # without RAG_INDEX_DIR: under the cache dir
     code, _, err = _run(capsys, "--corpus", env["corpus"], "--condition", "hybrid")
     assert code == 0, err
@@ -191,6 +197,46 @@ def test_limit_writes_to_a_scratch_folder_and_only_the_full_run_writes_results(e
     code, _, err = _run(capsys, "--conditions-file", conds, "--gold", env["gold"], "--condition", "hybrid")
     assert code == 0, err
     assert json.loads((env["committed"] / "hybrid.json").read_text(encoding="utf-8"))["n"] == 2
+
+
+def test_retrieval_and_answers_subcommands_follow_the_same_rule(env, capsys, monkeypatch):
+    """`rag eval retrieval|answers` with --limit (or --ids) write to the scratch folder and say so; only
+    their full run on the expectations' corpus and gold set writes the results folder."""
+    monkeypatch.setattr(conditions, "CONDITIONS_FILE",
+                        _conditions(env["tmp"] / "conds.yaml", env["corpus"], env["gold"]))
+    monkeypatch.setenv("RAG_DATA_DIR", str(env["corpus"]))
+    gold = ("--gold", env["gold"])
+    retrieval = ("retrieval", *gold, "--no-baselines", "--no-timings")
+    answers = ("answers", *gold, "--mode", "extractive")
+    for argv, name, tag in ((retrieval, "retrieval.json", "gold-limit1"),
+                            (answers, "answers-extractive.json", "gold-limit1")):
+        code, _, err = _run(capsys, *argv, "--limit", "1")
+        assert code == 0, err
+        written = next((env["cache"] / "eval-scratch").glob(f"*-{tag}/{name}"))
+        assert json.loads(written.read_text(encoding="utf-8"))["limit"] == 1
+        assert f"per-question results: {written} (a --limit run: scratch folder;" in err
+        # --out into the committed results is refused for a subset
+        code, _, err = _run(capsys, *argv, "--limit", "1", "--out", env["committed"] / name)
+        assert code == 2 and "holds the committed results" in err
+    code, _, err = _run(capsys, *answers, "--ids", "q002")
+    assert code == 0, err
+    written = next((env["cache"] / "eval-scratch").glob("*-gold-ids1/answers-extractive.json"))
+    assert "(a --ids run: scratch folder;" in err and str(written) in err
+    assert not env["committed"].exists()
+    # the full runs are what goes to the results folder
+    for argv, name in ((retrieval, "retrieval.json"), (answers, "answers-extractive.json")):
+        code, _, err = _run(capsys, *argv)
+        assert code == 0, err
+        assert (env["committed"] / name).is_file()
+        assert f"per-question results: {env['committed'] / name}\n" in err  # no note: the results folder
+    assert json.loads((env["committed"] / "retrieval.json").read_text(encoding="utf-8"))["n"] == 2
+
+
+def test_the_runner_refuses_a_condition_whose_pins_disagree(tmp_path):
+    runner_ = Runner(Settings(models_dir=tmp_path / "models", _env_file=None))
+    cond = Condition(name="x", kind="retrieval", pins={"retrieval.rrf_k": 30.0})
+    with pytest.raises(RagError, match=r"x: retrieval\.rrf_k is pinned to 30\.0 but the code now resolves"):
+        runner_.run(cond, [])
 
 
 def test_check_with_limit_is_refused_with_the_reason(env, capsys):
@@ -279,9 +325,6 @@ def test_llm_fingerprint_names_the_gguf(tmp_path):
 
 def test_llm_fingerprint_uses_the_manifest_checksum_of_a_fetched_model(tmp_path):
     """An installed manifest model is not re-hashed (1 GB): its checksum was verified when fetched."""
-    from models.fetch import Fetcher
-    from models.manifest import load_manifest
-
     spec = load_manifest().model("qwen2.5-coder-0.5b-instruct")
     models = tmp_path / "models"
     models.mkdir()

@@ -1,0 +1,88 @@
+"""Where a result came from: git state, model fingerprints, file hashes.
+
+Every result file of `rag eval` records these (``provenance``), so two result files can be told apart long
+after the run: the commit and whether the tree was dirty, the embedding model's fingerprint (what the
+index and the embedding cache are keyed by), the GGUF that generated the answers, and the sha256 of the
+gold file and of the corpus files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+from embeddings.encoder import model_fingerprint
+from models.fetch import Fetcher
+from models.manifest import load_manifest
+from rag.config import PROJECT_ROOT, Settings
+from rag.corpus.loader import corpus_files
+from rag.errors import RagError
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def folder_files(data_dir: Path) -> dict[str, str]:
+    """sha256 of every report file in ``data_dir`` by name (empty when the folder does not exist)."""
+    if not data_dir.is_dir():
+        return {}
+    return {p.name: file_sha256(p) for p in corpus_files(data_dir)}
+
+
+def git_state(root: Path = PROJECT_ROOT) -> dict:
+    """The commit checked out and whether the tree differs from it (modified or untracked files)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30,
+                              check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        changed = [line for line in git("status", "--porcelain").splitlines() if line.strip()]
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None, "note": "not a git checkout, or git is not installed"}
+    return {"commit": commit, "dirty": bool(changed), "changed_files": len(changed)}
+
+
+def embedding_fingerprint(settings: Settings) -> dict:
+    """The embedding model's name and ``model_fingerprint`` (what the index manifest and cache key use)."""
+    out: dict = {"name": settings.embedding_model}
+    try:
+        path = settings.embedding_model_path()
+        out["fingerprint"] = model_fingerprint(path)
+    except (OSError, RagError) as exc:
+        out["fingerprint"] = None
+        out["error"] = str(exc)
+    return out
+
+
+def llm_fingerprint(settings: Settings) -> dict:
+    """What generated the answers: the GGUF's file name, size and sha256 prefix (the manifest's checksum,
+    verified when `models.fetch` installed it, or computed for any other file), or the remote server."""
+    if settings.llm_base_url:
+        return {"backend": "openai-compatible", "base_url": settings.llm_base_url,
+                "model": settings.llm_remote_model}
+    try:
+        path = settings.llm_model_path()
+    except RagError as exc:
+        return {"backend": "llama.cpp", "model": settings.llm_model, "error": str(exc)}
+    out: dict = {"backend": "llama.cpp", "model": settings.llm_model if settings.llm_path is None else None,
+                 "file": path.name}
+    if not path.is_file():
+        return {**out, "missing": True}
+    out["size"] = path.stat().st_size
+    if settings.llm_path is None:
+        try:
+            spec = load_manifest().model(settings.llm_model)
+            installed = Fetcher(settings.models_dir, progress=False).is_installed(spec)
+            if installed and spec.verify.size == out["size"]:
+                return {**out, "sha256": spec.verify.sha256[:16],
+                        "sha256_from": "models/manifest.toml (verified when fetched)"}
+        except Exception:  # a fingerprint never stops an evaluation: hash the file instead
+            pass
+    return {**out, "sha256": file_sha256(path)[:16], "sha256_from": "computed"}
