@@ -186,7 +186,7 @@ def _manifest_model(name: str) -> ModelSpec:
 # Every constant chosen by a measurement lives below, once, with that measurement. The modules read them
 # from here (their defaults); `rag eval` records the resolved `TunedConfig` in every result file, and each
 # condition of eval/conditions.yaml pins the values it was measured with, so changing a default here makes
-# the conditions that depend on it refuse to run until they are re-measured (eval/harness.py).
+# the conditions that depend on it refuse to run until they are re-measured (eval/conditions.py).
 
 
 class ChunkConfig(BaseModel):

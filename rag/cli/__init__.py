@@ -1,30 +1,25 @@
 """`rag` command line: one sub-command per use case.
 
 Each feature module owns its sub-commands through a ``register(subparsers)`` function, so this file
-only wires them together and turns the project's errors into a one-line message and exit code 2.
+only wires them together and turns the project's errors into a one-line message and exit code 2. The
+command modules import models, torch and the index inside their handlers, so `rag --help` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from api import commands as serve
+from eval import commands as evaluation
+from rag.cli import ask, corpus, ingest, models, search
 from rag.errors import RagError
 
 # Modules that add sub-commands, in the order `rag --help` lists them.
-COMMAND_MODULES = [
-    "rag.cli.models",
-    "rag.cli.corpus",
-    "rag.cli.ingest",
-    "rag.cli.search",
-    "rag.cli.ask",
-    "api.commands",
-    "eval.commands",
-]
+COMMAND_MODULES = [models, corpus, ingest, search, ask, serve, evaluation]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rag", description="Offline, cited question answering over Chinese government work reports."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
     return parser
 
 
