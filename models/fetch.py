@@ -107,7 +107,8 @@ class Fetcher:
             and target.stat().st_size == spec.verify.size
         )
 
-    def _write_stamp(self, spec: ModelSpec) -> None:
+    def write_stamp(self, spec: ModelSpec) -> None:
+        """Record that ``spec`` is installed and verified (``is_installed`` then skips it)."""
         path = self._stamp_path(spec)
         path.parent.mkdir(parents=True, exist_ok=True)
         _fsync_write(path, json.dumps({"name": spec.name, "digest": spec.digest(),
@@ -137,7 +138,7 @@ class Fetcher:
                     )
                 self._check(inner, spec.verify.size, spec.verify.sha256, spec.verify.path)
                 self._install(root, target)
-        self._write_stamp(spec)
+        self.write_stamp(spec)
         return target
 
     def _assemble(self, spec: ModelSpec, work: Path) -> Path:

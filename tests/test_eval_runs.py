@@ -330,7 +330,7 @@ def test_llm_fingerprint_uses_the_manifest_checksum_of_a_fetched_model(tmp_path)
     models.mkdir()
     with open(spec.install_path(models), "wb") as f:
         f.truncate(spec.verify.size)  # sparse: the right size, no content
-    Fetcher(models, progress=False)._write_stamp(spec)
+    Fetcher(models, progress=False).write_stamp(spec)
     settings = Settings(models_dir=models, llm_model=spec.name, _env_file=None)
     fp = llm_fingerprint(settings)
     assert fp["sha256"] == spec.verify.sha256[:16] and fp["sha256_from"].startswith("models/manifest.toml")
