@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rag.corpus.numbering import parse_marker
 from rag.errors import RagError
 
 QuestionType = Literal["fact", "list", "why_how", "compare", "aggregate", "unanswerable", "adversarial"]
@@ -45,8 +46,6 @@ EXPECT_REPORTS = 79  # reports in data/*.txt (26 + 25 + 6 + 17 + 5)
 
 PAID_MARKER = re.compile(r"##paid(?:begin|end)##")
 # Heading markers: 一、 （一） 1. 1、 （1） ①
-_CN = "一二三四五六七八九十"
-HEADING = re.compile(rf"^(?:[{_CN}]+、|[（(][{_CN}]+[）)]|\d{{1,2}}\s*[.、．]|[（(]\d{{1,2}}[）)]|[①-⑳])")
 # Corpus placeholders that questions must spell out (D建 -> 党建, AAA公众号 -> 微信公众号).
 QUESTION_PLACEHOLDER = re.compile(r"D(?=[建员组的风委支])|AAA(?!级)")
 KEY_FACT_PLACEHOLDER = re.compile(r"D(?=[建员组的风委支])|AAA(?!级)|XX|xx")
@@ -241,7 +240,7 @@ def check_item(item: GoldItem, corpus: dict[str, list[str]], titles: dict[str, s
             continue
         pos = title_line + 1
         for heading in src.section:
-            if not HEADING.match(heading):
+            if parse_marker(heading) is None:  # the corpus's own heading numbering
                 problems.append(f"section entry does not start with a heading marker: {heading!r}")
             found = next((i for i in range(pos, src.line + 1) if clean(lines[i - 1]).startswith(heading)), 0)
             if found == 0:
