@@ -110,7 +110,7 @@ def _start_server(scratch: Path) -> tuple[str, subprocess.Popen]:
         port = s.getsockname()[1]
     env = {**os.environ, "RAG_PORT": str(port), "RAG_LIBRARY_DIR": str(scratch / "library")}
     log = open(scratch / "serve.log", "w")  # noqa: SIM115 - open for the server's lifetime
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve"], cwd=ROOT, env=env, stdout=log,
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900

@@ -82,7 +82,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
                RAG_API_KEY=KEY, RAG_WRITE_WAIT_S="20")
     log = root / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve"], cwd=PROJECT_ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "rag", "serve"], cwd=PROJECT_ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", proc, log)
     try:
