@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,21 +27,14 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
+from tests.serve_process import ServeProcess, memory_kb, reset_peak
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _questions() -> list[str]:
     lines = (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line)["question"] for line in lines if line.strip()]
-
-
-def _rss_kb(pid: int) -> dict[str, int]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0])
-    return fields
 
 
 def _pct(values: list[float], q: int) -> float:
@@ -104,28 +95,6 @@ def _client(url: str, questions: list[str], offset: int, deadline: float, stats:
                     stats.transport_errors += 1
 
 
-def _start_server(scratch: Path) -> tuple[str, subprocess.Popen]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "RAG_PORT": str(port), "RAG_LIBRARY_DIR": str(scratch / "library")}
-    log = open(scratch / "serve.log", "w")  # noqa: SIM115 - open for the server's lifetime
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"rag serve exited; see {scratch / 'serve.log'}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return url, proc
-        except httpx.TransportError:
-            pass
-        time.sleep(1)
-    raise SystemExit("rag serve did not become ready in 15 minutes")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, default=16, help="concurrent clients (default 16)")
@@ -134,20 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, help="its process id, for RSS (with --url)")
     args = parser.parse_args(argv)
 
-    proc = None
+    server = None
     scratch = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     if args.url:
         url, pid = args.url.rstrip("/"), args.pid
     else:
         print("starting rag serve …", file=sys.stderr)
-        url, proc = _start_server(scratch)
-        pid = proc.pid
+        server = ServeProcess({**os.environ, "RAG_LIBRARY_DIR": str(scratch / "library")},
+                              scratch / "serve.log")
+        url, pid = server.url, server.proc.pid
     try:
         questions = _questions()
         httpx.post(f"{url}/v1/ask", json={"question": questions[0]}, timeout=300)  # first-use costs
-        rss_start = _rss_kb(pid)["VmRSS"] if pid else None
+        rss_start = memory_kb(pid)["VmRSS"] if pid else None
         if pid:
-            Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak (VmHWM) from now on
+            reset_peak(pid)  # peak (VmHWM) from now on
         stats = Stats()
         deadline = time.monotonic() + args.seconds
         threads = [threading.Thread(target=_client, args=(url, questions, i * 7, deadline, stats),
@@ -161,11 +131,10 @@ def main(argv: list[str] | None = None) -> int:
                 bar.set_postfix(answers=stats.answers, busy=stats.status.get(503, 0))
         for t in threads:
             t.join(600)
-        mem = _rss_kb(pid) if pid else None
+        mem = memory_kb(pid) if pid else None
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+        if server is not None:
+            server.stop()
 
     print(f"\n{args.streams} concurrent streams for {args.seconds:.0f} s against {url}")
     print("statuses: " + ", ".join(f"{code} × {n}" for code, n in sorted(stats.status.items())) +

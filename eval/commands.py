@@ -93,10 +93,11 @@ def _retrieval(args: argparse.Namespace) -> int:
     from embeddings.cache import EmbeddingCache
     from embeddings.encoder import model_fingerprint
     from eval.retrieval import evaluate, format_by_type, format_table, load_gold, write_json
+    from eval.runner import naive_retriever
     from rag.app import open_encoder, open_index
     from rag.corpus import load_corpus
-    from rag.retrieval.chunking import chunk_config, fixed_chunks
-    from rag.retrieval.index import build_index, embed_chunks, load_index, memory_index
+    from rag.retrieval.chunking import chunk_config
+    from rag.retrieval.index import build_index, load_index
     from rag.retrieval.retriever import Retriever
 
     _check_limit(args.limit)
@@ -118,12 +119,7 @@ def _retrieval(args: argparse.Namespace) -> int:
         "structure-bm25": lambda q: ours.search(q, k=10, mode="bm25"),
     }
     if not args.no_baselines:
-        fixed = fixed_chunks(corpus, 400)
-        cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
-        vectors, _ = embed_chunks(fixed, encoder, cache, progress=True)
-        cache.close()
-        naive = Retriever(memory_index(fixed, vectors, label="baseline-fixed-400"), encoder,
-                          rerank_weight=0.0)
+        naive = naive_retriever(corpus, encoder, settings.cache_dir)
         conditions["baseline-fixed-dense"] = lambda q: naive.search(q, k=10, mode="dense")
         conditions["baseline-fixed-bm25"] = lambda q: naive.search(q, k=10, mode="bm25")
         conditions["baseline-fixed-hybrid"] = lambda q: naive.search(q, k=10, mode="hybrid")

@@ -16,9 +16,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rag.config import DEFAULTS, PROJECT_ROOT, Settings, TunedConfig
+from rag.config import DEFAULTS, PROJECT_ROOT, Settings, TunedConfig, tuned_config
 from rag.errors import RagError
-from rag.retrieval.chunking import chunk_config
 
 CONDITIONS_FILE = PROJECT_ROOT / "eval" / "conditions.yaml"
 
@@ -38,10 +37,7 @@ def resolved_tuned(settings: Settings | None = None) -> TunedConfig:
     """The tuned values a run uses: rag/config.py's ``DEFAULTS``, with what the settings override —
     the chunk size (``RAG_CHUNK_MAX_CHARS``) and the generation time limit (``RAG_LLM_TIMEOUT_S``).
     Without settings: ``DEFAULTS`` itself."""
-    if settings is None:
-        return DEFAULTS.model_copy(deep=True)
-    answer = DEFAULTS.answer.model_copy(update={"timeout_s": settings.llm_timeout_s})
-    return DEFAULTS.model_copy(update={"chunk": chunk_config(settings), "answer": answer}, deep=True)
+    return DEFAULTS.model_copy(deep=True) if settings is None else tuned_config(settings)
 
 
 def _known_pins(pins: dict[str, PinValue], where: str) -> dict[str, PinValue]:

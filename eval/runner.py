@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.cache import EmbeddingCache
+from embeddings.protocol import Encoder as EncoderLike
 from eval.answers import by_type as answers_by_type
 from eval.answers import run as run_answers
 from eval.answers import summarize
@@ -26,7 +27,7 @@ from eval.provenance import embedding_fingerprint, file_sha256, git_state, llm_f
 from eval.retrieval import evaluate
 from rag import app  # through the module: tests replace app.open_encoder with a fake
 from rag.answering.service import AnswerService
-from rag.config import Settings
+from rag.config import DEFAULTS, Settings
 from rag.corpus import Corpus, load_corpus, parse_file
 from rag.corpus.loader import assemble_corpus, corpus_files
 from rag.errors import CorpusError
@@ -73,10 +74,19 @@ def load_eval_corpus(data_dir: Path, skip_bad: bool = False) -> tuple[Corpus, li
     return assemble_corpus(data_dir, files), refused
 
 
-def _simple_attrs(obj) -> dict:
-    """The scalar settings of an object (a retriever's fusion weights …)."""
-    return {k: v for k, v in vars(obj).items()
-            if not k.startswith("_") and isinstance(v, bool | int | float | str)}
+def naive_retriever(corpus: Corpus, encoder: EncoderLike, cache_dir: Path, bm25_only: bool = False,
+                    progress: bool = True) -> Retriever:
+    """The naive baseline: fixed windows of FIXED_CHARS, no structure; rank fusion without the lexical
+    rerank. ``bm25_only``: no vectors are computed (BM25 alone never reads them)."""
+    chunks = fixed_chunks(corpus, FIXED_CHARS)
+    if bm25_only:
+        vectors = np.zeros((len(chunks), 1), dtype=np.float32)
+    else:
+        cache = EmbeddingCache(cache_dir / "embeddings.sqlite")
+        vectors, _ = embed_chunks(chunks, encoder, cache, progress=progress)
+        cache.close()
+    return Retriever(memory_index(chunks, vectors, label=f"baseline-fixed-{FIXED_CHARS}"), encoder,
+                     DEFAULTS.retrieval.model_copy(update={"rerank_weight": 0.0}))
 
 
 class Runner:
@@ -118,16 +128,8 @@ class Runner:
     def retriever(self, cond: Condition) -> Retriever:
         if cond.chunks == "structure":
             return Retriever(self.index(), self.encoder())
-        chunks = fixed_chunks(self.corpus(), FIXED_CHARS)
-        if cond.retriever == "bm25":  # no vectors needed: BM25 alone never reads them
-            vectors = np.zeros((len(chunks), 1), dtype=np.float32)
-        else:
-            cache = EmbeddingCache(self.settings.cache_dir / "embeddings.sqlite")
-            vectors, _ = embed_chunks(chunks, self.encoder(), cache, progress=self.progress)
-            cache.close()
-        # the naive baseline: fusion only, no lexical rerank
-        return Retriever(memory_index(chunks, vectors, label=f"baseline-fixed-{FIXED_CHARS}"), self.encoder(),
-                         rerank_weight=0.0)
+        return naive_retriever(self.corpus(), self.encoder(), self.settings.cache_dir,
+                               bm25_only=cond.retriever == "bm25", progress=self.progress)
 
     def llm_settings(self, cond: Condition) -> Settings:
         """The settings an LLM condition generates with (its ``llm_model`` over the default)."""
@@ -185,7 +187,7 @@ class Runner:
             "limit": limit, "questions": n,
             "chunking": ({"kind": "fixed", "chars": FIXED_CHARS} if cond.chunks == "fixed"
                          else {"kind": "structure", "max_chars": self.tuned.chunk.max_chars}),
-            "retriever_params": _simple_attrs(retriever) if retriever is not None else None,
+            "retriever_params": retriever.config.model_dump() if retriever is not None else None,
             "tuned": self.tuned.model_dump(),
             "settings": {"data_dir": str(s.data_dir), "index_dir": str(s.index_dir),
                          "embedding_model": s.embedding_model, "threads": s.threads},

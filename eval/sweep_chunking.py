@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.retrieval import evaluate, load_gold
-from rag.config import PROJECT_ROOT, Settings
+from rag.config import PROJECT_ROOT, RetrievalConfig, Settings
 from rag.corpus import load_corpus
 from rag.retrieval.chunking import ChunkConfig, chunk_corpus
 from rag.retrieval.index import memory_index
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = ChunkConfig(max_chars=size, overlap_sentences=overlap)
             chunks = chunk_corpus(corpus, cfg)
             index = memory_index(chunks, np.zeros((len(chunks), 1), dtype=np.float32), cfg=cfg)
-            retriever = Retriever(index, encoder=None, rerank_weight=0.0)
+            retriever = Retriever(index, None, RetrievalConfig(rerank_weight=0.0))
             m = evaluate(lambda q, r=retriever: r.search(q, k=10, mode="bm25"), items)["overall"]
             chars = sum(len(c.text) for c in chunks)
             row = [f"{size:9}", f"{overlap:9}", f"{len(chunks):9}", f"{chars:9}"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from eval.retrieval import evaluate, load_gold
 from rag.app import open_encoder, open_index
-from rag.config import PROJECT_ROOT, Settings
+from rag.config import PROJECT_ROOT, RetrievalConfig, Settings
 from rag.retrieval.retriever import Retriever
 
 
@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     memo = _MemoQueries(encoder)
     print(f"{'rrf_k':>6} {'dense_w':>8} {'report_w':>9} {'r@1':>6} {'r@5':>6} {'r@10':>6} {'mrr':>6}")
     for k, dw, rw in itertools.product((10, 30, 60), (0.3, 0.5, 0.7, 1.0), (0.0, 0.5)):
-        retriever = Retriever(index, memo, rrf_k=k, dense_weight=dw, report_weight=rw, rerank_weight=0.0)
+        config = RetrievalConfig(rrf_k=k, dense_weight=dw, report_weight=rw, rerank_weight=0.0)
+        retriever = Retriever(index, memo, config)
         m = evaluate(lambda q, r=retriever: r.search(q, k=10), items)["overall"]
         print(f"{k:6} {dw:8.1f} {rw:9.1f} {m['recall@1']:6.3f} {m['recall@5']:6.3f} {m['recall@10']:6.3f} "
               f"{m['mrr']:6.3f}")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
-
 from embeddings.encoder import Encoder, ModelNotFound
 from embeddings.protocol import Encoder as EncoderLike
 from rag.answering.generation import Generator, LlamaCppGenerator, OpenAIHTTPGenerator
 from rag.answering.service import AnswerService
-from rag.config import AnswerConfig, Settings
+from rag.config import Settings, tuned_config
 from rag.corpus import Corpus
 from rag.errors import ModelMissing
 from rag.library import CorpusVersion
@@ -73,14 +71,11 @@ def open_answer_service(settings: Settings, with_llm: bool = True) -> AnswerServ
     version, index = open_version(settings, encoder=encoder)
     generator = open_generator(settings) if with_llm else None
     return AnswerService(Retriever(index, encoder), version.corpus, generator,
-                         AnswerConfig(timeout_s=settings.llm_timeout_s))
+                         tuned_config(settings).answer)
 
 
 def replace_corpus(service: AnswerService, corpus: Corpus, index: SearchIndex) -> AnswerService:
     """A new AnswerService over another corpus version and its index, sharing the loaded encoder, LLM
     and configuration of ``service`` (which keeps serving the requests that already hold it)."""
     old = service.retriever
-    # The retriever's tuning (fusion weights…) carries over: every constructor argument it kept.
-    params = [p for p in inspect.signature(Retriever).parameters if p not in ("index", "encoder")]
-    retriever = Retriever(index, old.encoder, **{p: getattr(old, p) for p in params if hasattr(old, p)})
-    return AnswerService(retriever, corpus, service.generator, service.config)
+    return AnswerService(Retriever(index, old.encoder, old.config), corpus, service.generator, service.config)

@@ -292,3 +292,11 @@ class TunedConfig(BaseModel):
 
 # The defaults, for modules whose constants are not (yet) set per instance.
 DEFAULTS = TunedConfig()
+
+
+def tuned_config(settings: Settings) -> TunedConfig:
+    """The knobs a run uses: ``DEFAULTS`` with the two that settings override, the chunk size
+    (``RAG_CHUNK_MAX_CHARS``) and the generation time limit (``RAG_LLM_TIMEOUT_S``)."""
+    chunk = DEFAULTS.chunk.model_copy(update={"max_chars": settings.chunk_max_chars})
+    answer = DEFAULTS.answer.model_copy(update={"timeout_s": settings.llm_timeout_s})
+    return DEFAULTS.model_copy(update={"chunk": chunk, "answer": answer}, deep=True)

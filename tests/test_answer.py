@@ -292,7 +292,7 @@ def test_quoted_passages_are_wider_than_the_prompt_passages(retriever, real_corp
                  if c.chunk_type == "text" and len(c.text) > 380 and c.text.count("。") >= 4)
     hit = _hit_of(chunk)
     question = chunk.text[chunk.text.index("。") + 1 :][:30]  # words of its second sentence
-    selector = EvidenceSelector(real_corpus, retriever.idf, passage_chars=120)
+    selector = EvidenceSelector(real_corpus, retriever.idf, AnswerConfig(passage_chars=120))
     [passage] = selector.select(question, [hit])
     wide = selector.widen(question, [passage], [hit], max_chars=400)[passage.id]
     assert len(passage.text) <= 120 < len(wide.text) <= 400

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.config import PROJECT_ROOT
 from tests import hostile
+from tests.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
 
@@ -38,74 +37,20 @@ RSS_GROWTH_MAX_MB = 200
 HEALTHZ_P99_MAX_MS = 100
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _status(pid: int) -> dict[str, int]:
-    """VmRSS / VmHWM (peak) of a process, in kB."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(value.split()[0])
-    return out
-
-
-class Server:
-    def __init__(self, url: str, proc: subprocess.Popen, log: Path):
-        self.url, self.proc, self.log = url, proc, log
-
-    def rss_mb(self) -> float:
-        return _status(self.proc.pid)["VmRSS"] / 1024
-
-    def peak_mb(self) -> float:
-        return _status(self.proc.pid)["VmHWM"] / 1024
-
-    def reset_peak(self) -> None:
-        """Set the peak (VmHWM) back to the current RSS (Linux: clear_refs 5), so a request's own peak
-        shows, not the start-up's."""
-        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
-
-    def log_tail(self, n: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
+def server(tmp_path_factory) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("hostile")
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_LIBRARY_DIR=str(root / "library"), RAG_INDEX_DIR=str(root / "index"), RAG_PORT=str(port),
-               RAG_API_KEY=KEY, RAG_WRITE_WAIT_S="20")
-    log = root / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "rag", "serve"], cwd=PROJECT_ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
+    env.update(RAG_LIBRARY_DIR=str(root / "library"), RAG_INDEX_DIR=str(root / "index"), RAG_API_KEY=KEY,
+               RAG_WRITE_WAIT_S="20")
+    server = ServeProcess(env, root / "serve.log")
     try:
-        deadline = time.monotonic() + 900  # a cold embedding cache means embedding the corpus (~7 min)
-        while True:
-            assert proc.poll() is None, server.log_tail()
-            try:
-                if httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not load: " + server.log_tail()
-            time.sleep(1)
         # one real answer, so first-use costs (KV cache of the system prompt …) are paid before measuring
         httpx.post(f"{server.url}/v1/ask", json={"question": QUESTION}, headers=AUTH, timeout=300)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        server_errors = [line for line in log.read_text(errors="replace").splitlines()
+        server.stop()
+        server_errors = [line for line in server.log.read_text(errors="replace").splitlines()
                          if '" 500 ' in line or "Traceback" in line]
         assert not server_errors, server_errors[:5]
 
@@ -187,7 +132,7 @@ ST_COMMON = ["--checks", "all", "--workers", "1", "--request-timeout", "300",
 GENERATING = r"^/v1/(ask|chat/completions)"
 
 
-def _schemathesis(server: Server, tmp_path: Path, name: str, *args: str) -> None:
+def _schemathesis(server: ServeProcess, tmp_path: Path, name: str, *args: str) -> None:
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
     assert st, "schemathesis is a dev dependency: pip install -e '.[dev]'"
     run = subprocess.run([st, "run", f"{server.url}/openapi.json", *ST_COMMON, *args,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rag.config import DEFAULTS
+from rag.config import DEFAULTS, AnswerConfig
 from rag.contracts import Evidence
 from rag.corpus import Corpus, Section, read_source
 from rag.corpus.reading import SourceText
@@ -102,20 +102,14 @@ def _window(units: list[_Unit], max_chars: int, seed: tuple[int, int] | None = N
 class EvidenceSelector:
     """Cuts hits down to numbered passages under a character budget."""
 
-    def __init__(self, corpus: Corpus, idf: BigramIdf, budget_chars: int = DEFAULTS.answer.budget_chars,
-                 passage_chars: int = DEFAULTS.answer.passage_chars,
-                 max_passages: int = DEFAULTS.answer.max_passages):
+    def __init__(self, corpus: Corpus, idf: BigramIdf, config: AnswerConfig = DEFAULTS.answer):
         self.corpus = corpus
         self.idf = idf
-        self.budget_chars = budget_chars
-        self.passage_chars = passage_chars
-        self.max_passages = max_passages
+        self.config = config
         self._source = lru_cache(maxsize=64)(self._read)
 
     def _read(self, source_file: str) -> SourceText:
         return read_source(Path(self.corpus.data_dir) / source_file)
-
-    OUTLINE_MAX = DEFAULTS.answer.outline_max
 
     def _outline(self, hits: Sequence[Hit], size: int | None = None) -> list[Evidence]:
         """The sub-section headings of the section the best hits are about, one Evidence per heading.
@@ -146,7 +140,7 @@ class EvidenceSelector:
                     report_title=report.title, source_file=report.source_file, section_id=c.id,
                     section_path=list(c.path), text=src.text[a:b], score=hit.score,
                     line_start=src.line_of(a), line_end=src.line_of(b - 1), char_start=a, char_end=b,
-                ) for c, (a, b) in spans[: self.OUTLINE_MAX]]
+                ) for c, (a, b) in spans[: self.config.outline_max]]
         return []
 
     def select(self, question: str, hits: Sequence[Hit], diversify: bool = False,
@@ -168,9 +162,9 @@ class EvidenceSelector:
                 used += len(e.text)
         n_headings = len(out)
         for hit in ordered:
-            if len(out) - n_headings >= self.max_passages or used >= self.budget_chars:
+            if len(out) - n_headings >= self.config.max_passages or used >= self.config.budget_chars:
                 break
-            cap = min(self.passage_chars, self.budget_chars - used)
+            cap = min(self.config.passage_chars, self.config.budget_chars - used)
             if cap < 40:
                 break
             units = _units(hit, q)

@@ -75,9 +75,7 @@ class AnswerService:
         self.generator = generator
         self.config = config or AnswerConfig()
         idf = getattr(retriever, "idf", None) or BigramIdf(c.search_text for c in retriever.index.chunks)
-        self.selector = EvidenceSelector(corpus, idf, budget_chars=self.config.budget_chars,
-                                         passage_chars=self.config.passage_chars,
-                                         max_passages=self.config.max_passages)
+        self.selector = EvidenceSelector(corpus, idf, self.config)
         self.scope = ScopeChecker(corpus)
 
     def warm_up(self) -> None:
@@ -165,7 +163,7 @@ class AnswerService:
         verdict = self.scope.check(ctx.facts)
         if not verdict.in_scope:
             return verdict.reason
-        if self.best_relevance(ctx.standalone, ctx.evidence) < self.config.min_relevance:
+        if self._best_relevance(ctx.grams, ctx.evidence) < self.config.min_relevance:
             return "检索到的段落与问题关系不大"
         return None
 
@@ -180,8 +178,9 @@ class AnswerService:
     def _extractive(self, ctx: AskContext, fallback: str | None) -> Answer:
         return extractive_answer(ctx, self.config, fallback)
 
-    def best_relevance(self, question: str, evidence: Sequence[Evidence]) -> float:
-        q = query_grams(question, self.selector.idf)
+    @staticmethod
+    def _best_relevance(q: dict[str, float], evidence: Sequence[Evidence]) -> float:
+        """How much of the question the best passage (with its label and section path) holds."""
         texts = (f"{evidence_label(e)} {' '.join(e.section_path)} {e.text}" for e in evidence)
         return max((relevance(q, t) for t in texts), default=0.0)
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag.config import ChunkConfig, Settings
+from rag.config import ChunkConfig, Settings, tuned_config
 from rag.corpus import Corpus, Report, Section, normalize_for_search, read_source
 from rag.corpus.reading import SourceText
 from rag.text.sentences import SENTENCE_END_RE
@@ -28,7 +28,7 @@ CHUNKER_VERSION = "3"
 
 def chunk_config(settings: Settings) -> ChunkConfig:
     """The chunking the settings ask for (one place: the index manifest compares it to rebuild)."""
-    return ChunkConfig(max_chars=settings.chunk_max_chars)
+    return tuned_config(settings).chunk
 
 
 class Chunk(BaseModel):

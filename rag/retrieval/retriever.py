@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from embeddings.protocol import Encoder
-from rag.config import DEFAULTS
+from rag.config import DEFAULTS, RetrievalConfig
 from rag.errors import RagError
 from rag.retrieval.bm25 import tokenize
 from rag.retrieval.chunking import Chunk
@@ -106,24 +106,10 @@ class Retriever:
     """Hybrid search: dense and BM25 rankings fused by rank, a report prior, a lexical rerank of the top.
     Every weight is a tuned knob of rag/config.py (RetrievalConfig), with the sweep that chose it."""
 
-    RERANK_DEPTH = DEFAULTS.retrieval.rerank_depth
-
-    def __init__(self, index: SearchIndex, encoder: Encoder, rrf_k: float = DEFAULTS.retrieval.rrf_k,
-                 dense_weight: float = DEFAULTS.retrieval.dense_weight,
-                 bm25_weight: float = DEFAULTS.retrieval.bm25_weight,
-                 report_weight: float = DEFAULTS.retrieval.report_weight,
-                 rerank_weight: float = DEFAULTS.retrieval.rerank_weight,
-                 half_year_weight: float = DEFAULTS.retrieval.half_year_weight,
-                 promote_outline: bool = DEFAULTS.retrieval.promote_outline):
+    def __init__(self, index: SearchIndex, encoder: Encoder, config: RetrievalConfig = DEFAULTS.retrieval):
         self.index = index
         self.encoder = encoder
-        self.rrf_k = rrf_k
-        self.dense_weight = dense_weight
-        self.bm25_weight = bm25_weight
-        self.report_weight = report_weight
-        self.rerank_weight = rerank_weight
-        self.half_year_weight = half_year_weight
-        self.promote_outline = promote_outline
+        self.config = config
         self.idf = BigramIdf(c.search_text for c in index.chunks)
         self.outline_of = {c.section_id: i for i, c in enumerate(index.chunks) if c.chunk_type == "outline"}
 
@@ -143,23 +129,23 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             qv = self.encoder.encode_queries([norm])[0]
             dense = self.index.dense.scores(qv)
-            fused += self.dense_weight / (self.rrf_k + 1 + _ranks(dense, allowed))
+            fused += self.config.dense_weight / (self.config.rrf_k + 1 + _ranks(dense, allowed))
         if mode in ("hybrid", "bm25"):
             bm25 = self.index.bm25.scores(tokenize(norm))
-            fused += self.bm25_weight / (self.rrf_k + 1 + _ranks(bm25, allowed))
-        if self.report_weight:
+            fused += self.config.bm25_weight / (self.config.rrf_k + 1 + _ranks(bm25, allowed))
+        if self.config.report_weight:
             # Hierarchical evidence: a chunk of the report the question is about (its best chunk scores
             # high) beats an equally good chunk of another report on the same topic.
             best = {}
             for i in np.argsort(-fused)[:50]:
                 best.setdefault(chunks[i].report_id, fused[i])
-            fused += self.report_weight * np.fromiter((best.get(c.report_id, 0.0) for c in chunks),
+            fused += self.config.report_weight * np.fromiter((best.get(c.report_id, 0.0) for c in chunks),
                                                       dtype=np.float64, count=n)
         fused[~allowed] = -np.inf
         order = np.argsort(-fused, kind="stable")
         hits: list[Hit] = []
         seen_sections: set[tuple[str, str]] = set()
-        depth = max(k, self.RERANK_DEPTH) if self.rerank_weight else k
+        depth = max(k, self.config.rerank_depth) if self.config.rerank_weight else k
         for i in order:
             if not np.isfinite(fused[i]) or len(hits) >= depth:
                 break
@@ -170,12 +156,13 @@ class Retriever:
                 continue
             seen_sections.add(key)
             hits.append(self._hit(i, len(hits) + 1, float(fused[i]), dense, bm25))
-        if self.rerank_weight and hits:
+        cfg = self.config
+        if cfg.rerank_weight and hits:
             q = query_grams(norm, self.idf)
             top = hits[0].score or 1.0
-            hits.sort(key=lambda h: -(h.score / top + self.rerank_weight * relevance(q, h.text)
-                                      - self.half_year_weight * half_year_conflict(norm, h.section_path)))
-        if self.promote_outline and hits and asks_enumeration(norm):
+            hits.sort(key=lambda h: -(h.score / top + cfg.rerank_weight * relevance(q, h.text)
+                                      - cfg.half_year_weight * half_year_conflict(norm, h.section_path)))
+        if self.config.promote_outline and hits and asks_enumeration(norm):
             hits = self.outline_first(hits, allowed, dense, bm25)
         return [h.model_copy(update={"rank": n}) for n, h in enumerate(hits[:k], start=1)]
 
