@@ -14,7 +14,16 @@ Metrics (per question, then overall and per type):
   needed — the quote alone supports the sentence, or the sentence is supported with all its markers and
   not without this one. A padded citation list (「[1][2][3]」 where [1] says it all) scores below 1.
 * number accuracy — share of numbers stated in cited sentences that occur in their cited quotes.
-* refusal — share of unanswerable items refused (want ≥ 0.9) and of answerable items refused (≤ 0.05).
+* refusal — share of unanswerable items (expected ``refuse`` or ``withheld``) refused (want ≥ 0.9) and of
+  answerable items refused (≤ 0.03); *explicit* refusals carry a refusal code (rag/contracts.py).
+* key facts on the answer's own sentences — the same recall counted only on the text before the appended
+  verbatim excerpts (「原文摘录：」「原文还提到：」「原文：」): a wrong brief above a right excerpt is a wrong answer.
+  An extractive answer is all quotes, so its own sentences are the whole answer.
+* withheld stated — of the items whose figure the report writes as XX, the share answered 「报告未公开…」
+  (refusal code ``withheld``).
+* misattached figures — amounts stated in the answer's own sentences that the item's sources do not state:
+  any amount in an answer to an unanswerable item that was not refused, and, for quantity items, amounts in
+  neither a source quote nor a key fact. Counted per answer; want 0.
 """
 
 from __future__ import annotations
@@ -39,11 +48,35 @@ from rag.answering.verify import (
 )
 from rag.contracts import Answer
 from rag.text.normalize import normalize_for_search
+from rag.text.question import quantities
 
 _NON_CONTENT = re.compile(r"[^0-9a-z%\u3400-\u4dbf\u4e00-\u9fff.]+")
 _MARKERS = re.compile(r"\[\d+\]")
 _NOTE_RE = re.compile(r"^(?:注意：|报告原文中与问题最相关的内容|现有报告中没有找到|原文(?:还提到|摘录)?：)")
 _LABEL_RE = re.compile(r"^《[^》]*》[^：]{0,40}：「")
+# Where the appended verbatim excerpts start (rag/answering/draft.py): the answer's own sentences end there.
+_EXCERPTS_RE = re.compile(r"\n(?:原文摘录|原文还提到|原文)：\n")
+UNANSWERABLE = ("refuse", "withheld")
+
+
+def own_sentences(answer: str) -> str:
+    """The answer without its appended excerpt block."""
+    return _EXCERPTS_RE.split(answer, maxsplit=1)[0]
+
+
+def misattached(item: GoldItem, answer: Answer) -> list[str]:
+    """Amounts the answer's own sentences state that the item's sources do not (see the module docstring)."""
+    if answer.refused:
+        return []
+    own = _MARKERS.sub("", own_sentences(answer.answer))
+    own = "\n".join(line for line in own.splitlines() if not line.startswith("注意："))
+    amounts = quantities(own)
+    if item.expected in UNANSWERABLE:
+        return amounts
+    if item.type != "quantity":
+        return []
+    stated = "\n".join([*(s.quote for s in item.sources), *(a for f in item.key_facts for a in alternatives(f))])
+    return [n for n in amounts if not number_supported(n, stated)]
 
 
 def squash(text: str) -> str:
@@ -70,6 +103,10 @@ class QuestionRecord(BaseModel):
     key_facts: list[KeyFact]
     facts_found: list[str]  # for each key fact found, the alternative that was found
     key_fact_recall: float | None
+    key_fact_recall_own: float | None = None  # on the answer's own sentences, excerpts left out
+    refusal_code: str | None = None
+    misattached: list[str] = []
+    tags: list[str] = []
     cited_sentences: int
     supported_cited: int
     claim_sentences: int
@@ -139,12 +176,16 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
                 markers_total += 1
                 markers_needed += _supports(clean, nums, quotes.get(m, "")) or (whole and not _supports(
                     clean, nums, rest))
-    answerable = item.expected != "refuse"
+    answerable = item.expected not in UNANSWERABLE
     found = [alt for alt in (found_alternative(f, answer.answer) for f in item.key_facts) if alt is not None]
+    own = own_sentences(answer.answer)
+    found_own = [f for f in item.key_facts if found_alternative(f, own) is not None]
     return QuestionRecord(
         id=item.id, type=item.type, expected=item.expected, question=item.question, answer=answer.answer,
         refused=answer.refused, key_facts=item.key_facts, facts_found=found,
         key_fact_recall=(len(found) / len(item.key_facts)) if answerable and item.key_facts else None,
+        key_fact_recall_own=(len(found_own) / len(item.key_facts)) if answerable and item.key_facts else None,
+        refusal_code=answer.refusal_code, misattached=misattached(item, answer), tags=list(item.tags),
         cited_sentences=cited, supported_cited=supported, claim_sentences=claims, numbers=numbers,
         numbers_ok=numbers_ok, markers=markers_total, markers_needed=markers_needed,
         unsupported=len(answer.unsupported),
@@ -168,8 +209,9 @@ def summarize(records: Sequence[QuestionRecord]) -> dict:
         xs = [x for x in xs if x is not None]
         return round(statistics.fmean(xs), 4) if xs else None
 
-    answerable = [r for r in records if r.expected != "refuse"]
-    unanswerable = [r for r in records if r.expected == "refuse"]
+    answerable = [r for r in records if r.expected not in UNANSWERABLE]
+    unanswerable = [r for r in records if r.expected in UNANSWERABLE]
+    withheld = [r for r in records if r.expected == "withheld"]
     cited = sum(r.cited_sentences for r in records)
     claims = sum(r.claim_sentences for r in records)
     nums = sum(r.numbers for r in records)
@@ -182,12 +224,18 @@ def summarize(records: Sequence[QuestionRecord]) -> dict:
     return {
         "n": len(records),
         "key_fact_recall": mean(r.key_fact_recall for r in answerable),
+        "key_fact_recall_own": mean(r.key_fact_recall_own for r in answerable),
         "citation_precision": round(sum(r.supported_cited for r in records) / cited, 4) if cited else None,
         "citation_recall": round(cited / claims, 4) if claims else None,
         "citation_needed": round(sum(r.markers_needed for r in records) / marks, 4) if marks else None,
         "number_accuracy": round(sum(r.numbers_ok for r in records) / nums, 4) if nums else None,
         "refused_unanswerable": mean(float(r.refused) for r in unanswerable),
         "refused_answerable": mean(float(r.refused) for r in answerable),
+        "refused_unanswerable_explicit": mean(float(r.refused and r.refusal_code is not None)
+                                              for r in unanswerable),
+        "withheld_stated": mean(float(r.refusal_code == "withheld") for r in withheld),
+        "misattached_figures": sum(len(r.misattached) for r in records),
+        "answers_with_misattached": sum(bool(r.misattached) for r in records),
         "fallbacks": sum(r.fallback is not None for r in records),
         "retrieval_ms_p50": _pct(retrieval, 0.5),
         "first_token_ms_p50": _pct(first, 0.5),
@@ -201,6 +249,12 @@ def summarize(records: Sequence[QuestionRecord]) -> dict:
 def by_type(records: Sequence[QuestionRecord]) -> dict[str, dict]:
     types = sorted({r.type for r in records})
     return {t: summarize([r for r in records if r.type == t]) for t in types}
+
+
+def by_tag(records: Sequence[QuestionRecord]) -> dict[str, dict]:
+    """The same summary per trap tag (eval/check_gold.py Tag) of the items that carry one."""
+    tags = sorted({t for r in records for t in r.tags})
+    return {t: summarize([r for r in records if t in r.tags]) for t in tags}
 
 
 def run(service, items: Sequence[GoldItem], mode: str, desc: str = "answers") -> list[QuestionRecord]:
@@ -217,11 +271,13 @@ def format_summary(name: str, s: dict) -> str:
             return "–"
         return f"{v:.3f}" if not pct else f"{v:.0f}"
 
-    return (f"{name}: key-fact recall {f(s['key_fact_recall'])} · citation precision "
+    return (f"{name}: key-fact recall {f(s['key_fact_recall'])} (own sentences "
+            f"{f(s.get('key_fact_recall_own'))}) · citation precision "
             f"{f(s['citation_precision'])} · citation recall {f(s['citation_recall'])} · citation needed "
             f"{f(s['citation_needed'])} · numbers "
             f"{f(s['number_accuracy'])} · refused unanswerable {f(s['refused_unanswerable'])} · refused "
-            f"answerable {f(s['refused_answerable'])} · fallbacks {s['fallbacks']} · first token p50/p95 "
+            f"answerable {f(s['refused_answerable'])} · withheld stated {f(s.get('withheld_stated'))} · "
+            f"misattached figures {s.get('misattached_figures', '–')} · fallbacks {s['fallbacks']} · first token p50/p95 "
             f"{f(s['first_token_ms_p50'], True)}/{f(s['first_token_ms_p95'], True)} ms · total p50/p95 "
             f"{f(s['total_ms_p50'], True)}/{f(s['total_ms_p95'], True)} ms")
 

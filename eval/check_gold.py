@@ -31,15 +31,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rag.corpus.numbering import parse_marker
 from rag.errors import RagError
 
-QuestionType = Literal["fact", "list", "why_how", "compare", "aggregate", "unanswerable", "adversarial"]
-Expected = Literal["answer", "refuse", "correct_premise"]
-TYPES: tuple[str, ...] = ("fact", "list", "why_how", "compare", "aggregate", "unanswerable", "adversarial")
-ANSWER_TYPES = {"fact", "list", "why_how", "compare", "aggregate"}
+QuestionType = Literal["fact", "quantity", "list", "why_how", "compare", "aggregate", "unanswerable",
+                       "adversarial"]
+# withheld: the report writes the asked figure as XX; the answer must say it is withheld and cite that clause.
+Expected = Literal["answer", "refuse", "correct_premise", "withheld"]
+TYPES: tuple[str, ...] = ("fact", "quantity", "list", "why_how", "compare", "aggregate", "unanswerable",
+                          "adversarial")
+ANSWER_TYPES = {"fact", "quantity", "list", "why_how", "compare", "aggregate"}
+# What makes a question hard, so the eval can report per trap. Unanswerable kinds: withheld (figure written
+# XX), wrong_period (right body, period not covered), not_in_corpus (body or place absent), unstated_detail
+# (the report covers the matter but not the asked detail), neighbour_figure (the figure exists only for a
+# neighbouring project or item), related_only (same topic, but not the asked person, figure or detail).
+# Answerable kinds: paraphrase (abbreviated or colloquial organ names, synonyms), body_place (a place named
+# only in the report body), multi_figure (the sentence holds several figures).
+Tag = Literal["withheld", "wrong_period", "not_in_corpus", "unstated_detail", "neighbour_figure",
+              "related_only", "paraphrase", "body_place", "multi_figure"]
 
 # Minimum number of items per type for this project's gold set (see --no-count-check).
 MIN_PER_TYPE: dict[str, int] = {
     "fact": 30, "list": 15, "why_how": 12, "compare": 8,
-    "aggregate": 6, "unanswerable": 10, "adversarial": 8,
+    "aggregate": 6, "unanswerable": 10, "adversarial": 8, "quantity": 0,
 }
 MIN_TOTAL = 110
 EXPECT_REPORTS = 79  # reports in data/*.txt (26 + 25 + 6 + 17 + 5)
@@ -97,6 +108,7 @@ class GoldItem(BaseModel):
     key_facts: list[KeyFact] = Field(max_length=5)
     sources: list[Source]
     notes: str = Field(min_length=1)
+    tags: list[Tag] = Field(default_factory=list)
 
     @field_validator("key_facts", mode="before")
     @classmethod
@@ -127,9 +139,15 @@ class GoldItem(BaseModel):
     def _consistent(self) -> GoldItem:
         if self.type in ANSWER_TYPES and (not self.answerable or self.expected != "answer"):
             raise ValueError(f"type {self.type} needs answerable=true and expected='answer'")
-        if self.type == "unanswerable" and (self.answerable or self.expected != "refuse"):
-            raise ValueError("type unanswerable needs answerable=false and expected='refuse'")
-        if self.answerable:
+        if self.type == "unanswerable" and (self.answerable or self.expected not in ("refuse", "withheld")):
+            raise ValueError("type unanswerable needs answerable=false and expected='refuse' or 'withheld'")
+        if self.expected == "withheld":
+            # The answer is "the report does not disclose it": cite the clause that writes XX.
+            if self.answerable or not self.sources:
+                raise ValueError("expected 'withheld' needs answerable=false and the XX clause as a source")
+            if not any(re.search(r"XX|xx|Ｘ", s.quote) for s in self.sources):
+                raise ValueError("expected 'withheld' needs a source quote holding the XX placeholder")
+        elif self.answerable:
             if self.expected == "refuse":
                 raise ValueError("answerable item cannot expect 'refuse'")
             if not self.key_facts or not self.sources:

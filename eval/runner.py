@@ -18,6 +18,7 @@ import numpy as np
 
 from embeddings.cache import EmbeddingCache
 from embeddings.protocol import Encoder as EncoderLike
+from eval.answers import by_tag as answers_by_tag
 from eval.answers import by_type as answers_by_type
 from eval.answers import run as run_answers
 from eval.answers import summarize
@@ -216,6 +217,7 @@ class Runner:
             summary |= {"query_ms_p50": round(res["latency_ms"]["p50"], 1),
                         "query_ms_p95": round(res["latency_ms"]["p95"], 1)}
             by_type = res["by_type"]
+            by_tag: dict[str, dict] = {}
             records = res["questions"]
         else:
             service = self.service(cond)
@@ -223,6 +225,7 @@ class Runner:
             recs = run_answers(service, items, cond.mode, desc=cond.name)
             summary = summarize(recs)
             by_type = answers_by_type(recs)
+            by_tag = answers_by_tag(recs)
             records = [r.model_dump() for r in recs]
         summary["peak_rss_mb"] = peak_rss_mb()
         return {"condition": cond.name, "description": cond.description, "spec": cond.model_dump(),
@@ -230,4 +233,4 @@ class Runner:
                 "run_at": time.strftime("%Y-%m-%d %H:%M"),
                 "provenance": self.provenance(cond, gold),
                 "config": self.resolved_config(cond, retriever, service, n=len(records), limit=limit),
-                "summary": summary, "by_type": by_type, "records": records}
+                "summary": summary, "by_type": by_type, "by_tag": by_tag, "records": records}

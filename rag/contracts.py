@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.text.question import QuestionFacts
 
 # Limits of one question, the same for every entry point (CLI, HTTP, OpenAI route).
 MAX_QUESTION_CHARS = 2000
@@ -71,13 +73,72 @@ class Timings(BaseModel):
     completion_tokens: int = 0
 
 
+PlanKind = Literal["fact", "quantity", "list", "who", "compare", "why_how", "summary"]
+
+
+class Scope(BaseModel):
+    """Where the answer must come from, as the question states it (None: not stated)."""
+
+    body: str | None = Field(None, description="A government body named: 「县水利局」「城管部门」.")
+    place: str | None = Field(None, description="A place named apart from a body: 「枫香塘村」「XX街道」.")
+    period: str | None = Field(None, description="「2023年下半年」「2024年」「上半年」.")
+    report_kind: Literal["总结", "计划"] | None = Field(None, description="A summary or a plan, when asked.")
+
+
+class QuestionPlan(BaseModel):
+    """What the question asks, read off its wording once (rag/answering/plan.py); every answering stage
+    reads this, not the raw question."""
+
+    kind: PlanKind
+    subject: str = Field(description="What is asked about, with scope and question words removed: "
+                                     "「新建少年宫项目」「农村公路建设」.")
+    measure: str | None = Field(None, description="The measure asked for: 「总投资」「招聘」「长度」.")
+    unit: str | None = Field(None, description="The unit the figure must carry: 元 (万元 counts), 公里, 名, %.")
+    scope: Scope = Field(default_factory=Scope)
+    sides: list[Scope] = Field(default_factory=list, description="compare: one scope per side.")
+    premises: list[str] = Field(default_factory=list,
+                                description="Figures the question takes for granted (checked against the "
+                                            "passages; a false one is corrected).")
+    list_size: int | None = Field(None, description="list: how many items are asked for (「哪四个」 → 4).")
+
+    # What the stages read that is not shown: the lexical reading the plan was built from.
+    facts: QuestionFacts = Field(exclude=True, repr=False)
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @property
+    def asks_quantity(self) -> bool:
+        return self.kind == "quantity"
+
+    @property
+    def across_reports(self) -> bool:
+        """Evidence must come from several reports: 「哪些单位」, comparisons, 「各部门」「都提到」."""
+        return self.kind in ("who", "compare") or self.facts.across_reports
+
+    @property
+    def target(self) -> str:
+        """The subject and measure, as a refusal names them: 「新建少年宫项目的总投资」."""
+        if self.measure and self.measure not in self.subject:
+            return f"{self.subject}的{self.measure}" if self.subject else self.measure
+        return self.subject
+
+
+
+# out_of_scope: no report holds the body / place / period asked about; no_passages: nothing retrieved;
+# off_topic: the passages do not state the question's subject; not_stated: the subject is there but not the
+# figure asked for; withheld: the report writes that figure as XX (the answer quotes that clause);
+# no_claim: nothing checkable could be said from the passages.
+RefusalCode = Literal["out_of_scope", "no_passages", "off_topic", "not_stated", "withheld", "no_claim"]
+
+
 class Answer(BaseModel):
     question: str
     standalone_question: str = Field(description="The question after follow-up rewriting (used to retrieve).")
     answer: str = Field(description="Checked answer text; each claim ends with markers like [1].")
     refused: bool = Field(description="The reports do not answer it; `citations` then lists the nearest "
                                       "sections.")
-    refusal_reason: str | None = None
+    refusal_reason: str | None = Field(None, description="One sentence saying what the reports lack.")
+    refusal_code: RefusalCode | None = Field(None, description="Why it was refused, for scripts: see RefusalCode.")
     citations: list[Citation] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list, description="Every passage the answer could use.")
     unsupported: list[Unsupported] = Field(default_factory=list,
@@ -87,6 +148,8 @@ class Answer(BaseModel):
                                                 "extractive.")
     fallback: str | None = Field(None, description="Why the LLM was not used although asked for.")
     timings: Timings = Field(default_factory=Timings)
+    plan: QuestionPlan | None = Field(None, description="What the service understood the question to ask "
+                                                        "(rag/answering/plan.py).")
 
 
 # Streaming: evidence first (within ~100 ms of the question), then tokens of the draft, then the checked

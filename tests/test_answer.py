@@ -13,7 +13,7 @@ import pytest
 
 from rag.answering.generation import ChatMessage, GenerationParams, Usage
 from rag.answering.service import AnswerConfig, AnswerService
-from rag.contracts import AnswerEvent, EvidenceEvent, TokenEvent, Turn
+from rag.contracts import AnswerEvent, Evidence, EvidenceEvent, TokenEvent, Turn
 from rag.corpus import read_source
 from rag.errors import GenerationError, InvalidQuestion
 from rag.retrieval.retriever import Hit, hit_of
@@ -174,8 +174,10 @@ def test_year_the_body_does_not_cover_is_refused(service):
 def test_withheld_amount_is_refused_not_invented(service):
     gen = ScriptedGenerator(lambda m: "县水利局上半年共征收水资源费120万元。[1]")
     a = service(gen).ask("县水利局2023年上半年共征收了多少万元水资源费？")
-    assert a.refused and "XX" in a.refusal_reason
-    assert "120万元" not in a.answer and a.unsupported
+    # said in so many words, citing the clause that withholds it; the draft is never generated
+    assert a.refused and a.refusal_code == "withheld" and a.refusal_reason.startswith("报告未公开")
+    assert "XX万元" in a.answer and a.citations and "XX万元" in a.citations[0].quote
+    assert "120万元" not in a.answer and not gen.prompts
 
 
 def test_false_premise_number_is_flagged(service):
@@ -344,15 +346,49 @@ def test_a_brief_without_the_amount_falls_back_to_the_passages_that_state_it(ser
     assert a.fallback and "amount" in a.fallback
 
 
-def test_a_withheld_count_is_not_answered_by_the_figure_beside_it():
-    from rag.answering.quantity import quantity_gap
-    from rag.text.bigrams import BigramIdf, query_grams
-    from rag.text.question import read_question
+def _passage(i: int, text: str, heading: str = "") -> Evidence:
+    return Evidence(id=i, chunk_id=f"c{i}", report_id="r", report_title="报告", source_file="f.txt",
+                    section_id="s", section_path=[heading] if heading else [], line_start=1, line_end=1,
+                    char_start=0, char_end=len(text), text=text, score=1.0)
 
+
+def _bound(idf, question: str, *texts: str):
+    """The plan of ``question`` and the statements of ``texts`` bound to it (bigram weights of the corpus)."""
+    from rag.answering.plan import read_plan
+    from rag.answering.verify.binding import bound
+    from rag.text.bigrams import query_grams
+
+    plan = read_plan(question)
+    grams = query_grams(" ".join(w for w in (plan.subject, plan.measure) if w), idf)
+    return plan, bound(plan, [_passage(i, t) for i, t in enumerate(texts, 1)], grams)
+
+
+def test_a_withheld_count_is_not_answered_by_the_figure_beside_it(service):
+    from rag.answering.quantity import WITHHELD, quantity_gap
+
+    idf = service().selector.idf
     question = "区住房和城乡建设局2023年1-10月核准商品房预售多少套？"
     withheld = "1-10月核发预（现）售证23宗。核准预售套数XX套，同比减少XX%；面积XX万㎡。"
     stated = "1-10月核发预（现）售证23宗。核准预售套数1200套，同比减少5%。"
-    idf = BigramIdf([withheld, stated, "全年完成投资12亿元。"])
-    q = query_grams(question, idf)
-    assert "XX" in (quantity_gap(read_question(question), [withheld], [], q) or "")
-    assert quantity_gap(read_question(question), [stated], [], q) is None
+    plan, found = _bound(idf, question, withheld)
+    assert quantity_gap(plan, ["核发预（现）售证23宗"], found) == WITHHELD
+    plan, found = _bound(idf, question, stated)
+    assert quantity_gap(plan, ["核准预售套数1200套"], found) is None
+
+
+def test_a_figure_of_the_neighbouring_project_is_not_bound_to_the_asked_one(service):
+    from rag.answering.quantity import NOT_STATED, WITHHELD, quantity_gap
+    from rag.answering.verify.binding import unbound_figures
+
+    idf = service().selector.idf
+    text = "新建文化馆项目，总投资5580万元，年底主体完工；新建少年宫项目，总投资XX万元，正在开展前期工作。"
+    plan, found = _bound(idf, "新建少年宫项目总投资多少万元？", text)
+    assert plan.kind == "quantity" and plan.measure == "总投资" and plan.unit == "元"
+    assert quantity_gap(plan, ["新建少年宫项目总投资5580万元。"], found) == WITHHELD
+    plan, found = _bound(idf, "新建文化馆项目总投资多少万元？", text)
+    assert quantity_gap(plan, ["新建文化馆项目总投资5580万元。"], found) is None
+    assert unbound_figures("新建文化馆项目总投资5580万元。", found) == []
+    # a length asked of a task the passage gives no length for: the other task's 30公里 does not answer it
+    plan, found = _bound(idf, "农村公路养护任务要完成多少公里？", "完成城区道路改造30公里。农村公路养护全面推开。")
+    assert quantity_gap(plan, ["农村公路养护30公里。"], found) == NOT_STATED
+

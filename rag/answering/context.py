@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rag.contracts import Answer, AnswerMode, Evidence
+from rag.answering.verify.binding import Statement
+from rag.contracts import Answer, AnswerMode, Evidence, QuestionPlan
 from rag.retrieval.retriever import Hit
-from rag.text.question import QuestionFacts
 
 
 @dataclass
@@ -16,13 +16,15 @@ class AskContext:
     question: str  # as asked, trimmed
     standalone: str  # follow-ups rewritten to stand alone: what is searched and answered
     mode: AnswerMode
-    facts: QuestionFacts  # what the question asks for, read off its wording
+    plan: QuestionPlan  # what the question asks (plan.py): every stage reads it, not the raw question
     hits: list[Hit]
     evidence: list[Evidence]  # the compact passages the prompt shows
     grams: dict[str, float]  # the question's IDF-weighted bigrams (relevance of passages and clauses)
+    subject_grams: dict[str, float]  # the plan's subject's (the question's when it has none): binding, gate
+    bound: list[Statement] = field(default_factory=list)  # quantity: figures stated for the subject, best first
     wide: dict[int, Evidence] = field(default_factory=dict)  # passages grown for quoting, by evidence id
 
     def answer(self, **fields) -> Answer:
         """An Answer to this question; ``fields`` give the answer text, citations, refusal…"""
         return Answer(question=self.question, standalone_question=self.standalone, evidence=self.evidence,
-                      mode=self.mode, **fields)
+                      mode=self.mode, plan=self.plan, **fields)

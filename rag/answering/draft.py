@@ -15,10 +15,10 @@ from rag.answering.render import (
     heading_lines,
     premise_note,
     quote_line,
-    refusal,
     span_citation,
 )
 from rag.answering.verify import AnswerCheck, check_answer
+from rag.answering.verify.binding import unbound_figures
 from rag.config import AnswerConfig
 from rag.contracts import Answer, Evidence, Unsupported
 from rag.text.bigrams import relevance
@@ -27,7 +27,9 @@ _MARKER_RE = re.compile(r"\[(\d+)\]")
 
 
 def answer_from_draft(ctx: AskContext, draft: str, config: AnswerConfig, model: str | None) -> Answer:
-    check = check_answer(draft, checked_evidence(ctx.evidence))
+    plan = ctx.plan
+    check = check_answer(draft, checked_evidence(ctx.evidence), unbound=(
+        (lambda claim: unbound_figures(claim, ctx.bound)) if plan.asks_quantity else None))
     unsupported = [Unsupported(text=s.text, reason=s.reason) for s in check.dropped if s.text.strip()]
     claims = [s for s in check.kept if s.supported]
     if not claims:
@@ -36,21 +38,18 @@ def answer_from_draft(ctx: AskContext, draft: str, config: AnswerConfig, model: 
         answer = extractive_answer(ctx, config,
                                    "the LLM draft had no supported sentence; answered extractively")
         return answer.model_copy(update={"unsupported": unsupported + answer.unsupported})
-    facts, evidence, q = ctx.facts, ctx.evidence, ctx.grams
-    gap = quantity_gap(facts, [s.text for s in claims], evidence, q)
-    if gap and not quantity_gap(facts, [e.text for e in evidence if e.kind != "heading"], evidence, q):
-        # the brief left out the amount the passages state: quote them rather than refuse
+    if quantity_gap(plan, [s.text for s in claims], ctx.bound):
+        # The brief left out the figure the passages state for the subject (a bound one exists, or the
+        # question was refused before generation): quote them rather than refuse.
         answer = extractive_answer(ctx, config,
                                    "the LLM draft did not state the amount asked; answered extractively")
         return answer.model_copy(update={"unsupported": unsupported + answer.unsupported})
-    if gap:
-        return refusal(ctx, gap, unsupported)
     return _cited(ctx, check, unsupported, config, model)
 
 
 def _cited(ctx: AskContext, check: AnswerCheck, unsupported: list[Unsupported], config: AnswerConfig,
            model: str | None) -> Answer:
-    evidence, facts = ctx.evidence, ctx.facts
+    evidence, plan = ctx.evidence, ctx.plan
     by_id = {e.id: e for e in evidence}
     order = check.used_evidence
     renumber = {old: n for n, old in enumerate(order, start=1)}
@@ -61,7 +60,7 @@ def _cited(ctx: AskContext, check: AnswerCheck, unsupported: list[Unsupported], 
     citations = [citation_for(renumber[i], by_id[i], claims_of[i]) for i in order]
     text = _MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), m.group(1))}]", check.text)
     how = config.complete_with_quotes
-    if how != "off" and facts.asks_quantity:
+    if how != "off" and plan.asks_quantity:
         # A quantity brief stands on its own numbers, so no further passages; but the sentences it took
         # them from follow verbatim: the reader sees each figure in its context, and a small model's
         # brief often keeps one of two figures asked for (「多少个乡镇和村」). Measured in eval/README.md.
@@ -87,7 +86,7 @@ def _cited(ctx: AskContext, check: AnswerCheck, unsupported: list[Unsupported], 
                     citations.append(span_citation(n, w, w.char_start, w.char_end))
                 lines.append(quote_line(w, w.text, n))
             text += ("\n原文摘录：\n" if how == "all" else "\n原文还提到：\n") + "\n".join(lines)
-    text = premise_note(facts, evidence) + text
+    text = premise_note(plan, evidence) + text
     return ctx.answer(answer=text.strip(), refused=False, citations=citations, unsupported=unsupported,
                       model=model if ctx.mode == "llm" else None)
 

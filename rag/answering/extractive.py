@@ -22,7 +22,7 @@ def extractive_answer(ctx: AskContext, config: AnswerConfig, fallback: str | Non
     best; ``config.extractive_quote`` says whether a quote is the passage's best sentence or the passage
     (grown for quoting)."""
     max_quotes, quote = config.extractive_sentences, config.extractive_quote
-    q, facts, evidence = ctx.grams, ctx.facts, ctx.evidence
+    q, plan, evidence = ctx.grams, ctx.plan, ctx.evidence
     lines, citations = heading_lines(evidence)
     scored = []
     for e in evidence:
@@ -34,29 +34,37 @@ def extractive_answer(ctx: AskContext, config: AnswerConfig, fallback: str | Non
         scored.append((rel[best], e, spans, best))
     top = max((s[0] for s in scored), default=0.0)
     n_headings = len(citations)
+    if plan.asks_quantity and ctx.bound:
+        # The sentences that state a figure for the subject (verify/binding.py), best first.
+        by_id = {e.id: e for e in evidence}
+        seen: set[tuple[int, int]] = set()
+        for s in ctx.bound:
+            if s.withheld or (s.evidence_id, s.start) in seen or len(seen) >= max_quotes:
+                continue
+            seen.add((s.evidence_id, s.start))
+            e = by_id[s.evidence_id]
+            n = len(citations) + 1
+            citations.append(span_citation(n, e, s.start, s.end))
+            lines.append(quote_line(e, e.text[s.start - e.char_start : s.end - e.char_start], n))
+        scored = []
     for score, e, spans, best in scored:
         if len(citations) - n_headings >= max_quotes or score < top / 2:
             continue
         a, b = spans[best]
         if quote == "passage":
-            # a quantity answer quotes the passage that states the number, not its neighbours' numbers
-            if not facts.asks_quantity:
-                e = ctx.wide.get(e.id, e)
+            e = ctx.wide.get(e.id, e)
             a, b = e.char_start, e.char_end
         # a short sentence (「一是加强领导。」) says little alone: take the next one too
         elif b - a < 40 and best + 1 < len(spans):
             b = spans[best + 1][1]
         quote_text = e.text[a - e.char_start : b - e.char_start]
-        if facts.asks_quantity and quantity_gap(facts, [quote_text], [], q) and not quantity_gap(
-                facts, [e.text], [], q):
-            a, b, quote_text = e.char_start, e.char_end, e.text  # the number is elsewhere in the passage
         n = len(citations) + 1
         citations.append(span_citation(n, e, a, b))
         lines.append(quote_line(e, quote_text, n))
     if not citations:
-        return refusal(ctx, "没有可引用的句子", fallback_reason=fallback)
-    gap = quantity_gap(facts, [c.quote for c in citations], evidence, q)
+        return refusal(ctx, "no_claim", fallback_reason=fallback)
+    gap = quantity_gap(plan, [c.quote for c in citations], ctx.bound)
     if gap:
-        return refusal(ctx, gap, fallback_reason=fallback)
-    text = premise_note(facts, evidence) + "报告原文中与问题最相关的内容：\n" + "\n".join(lines)
+        return refusal(ctx, gap, fallback_reason=fallback)  # type: ignore[arg-type]
+    text = premise_note(plan, evidence) + "报告原文中与问题最相关的内容：\n" + "\n".join(lines)
     return ctx.answer(answer=text, refused=False, citations=citations, fallback=fallback)

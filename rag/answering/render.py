@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from rag.answering.context import AskContext
 from rag.answering.prompt import evidence_label
 from rag.answering.verify import DEFAULT_THRESHOLD, extract_numbers, number_supported, support_score
-from rag.contracts import Answer, Citation, Evidence, Unsupported
-from rag.text.question import QuestionFacts
+from rag.answering.verify.binding import Statement
+from rag.contracts import Answer, Citation, Evidence, QuestionPlan, RefusalCode, Unsupported
 from rag.text.sentences import sentence_bounds
 
 
@@ -89,22 +89,50 @@ def heading_lines(evidence: Sequence[Evidence], first_n: int = 1) -> tuple[list[
     return lines, citations
 
 
-def missing_premises(facts: QuestionFacts, evidence: Sequence[Evidence]) -> list[str]:
-    """Numbers the question takes for granted that the passages do not state."""
+def missing_premises(plan: QuestionPlan, evidence: Sequence[Evidence]) -> list[str]:
+    """Figures the question takes for granted that the passages do not state."""
     text = "\n".join(e.text for e in evidence)
-    return [n for n in facts.premise_numbers if not number_supported(n, text)]
+    return [n for n in plan.premises if not number_supported(n, text)]
 
 
-def premise_note(facts: QuestionFacts, evidence: Sequence[Evidence]) -> str:
-    missing = missing_premises(facts, evidence)
+def premise_note(plan: QuestionPlan, evidence: Sequence[Evidence]) -> str:
+    missing = missing_premises(plan, evidence)
     if not missing:
         return ""
     return f"注意：所引材料中没有问题里的「{'」「'.join(missing)}」，以下以材料为准。\n"
 
 
-def refusal(ctx: AskContext, reason: str, unsupported: list[Unsupported] | None = None,
-            fallback_reason: str | None = None) -> Answer:
-    """「the reports do not say」, with the reason, pointing to the (at most three) nearest sections."""
+def missing_target(ctx: AskContext, code: RefusalCode) -> str:
+    """The one sentence a refusal opens with: what the reports do not give."""
+    plan = ctx.plan
+    target = plan.target or "问题所问的内容"
+    if code == "not_stated":
+        return f"报告中没有给出{target}的具体数字" if plan.asks_quantity else f"报告中没有给出{target}"
+    if code == "off_topic":
+        return f"报告中没有关于「{plan.subject}」的内容" if plan.subject else "报告中没有与问题相关的内容"
+    if code == "no_passages":
+        return "报告中没有检索到与问题相关的段落"
+    return f"报告中没有给出{target}"
+
+
+def withheld_answer(ctx: AskContext, statement: Statement) -> Answer:
+    """「报告未公开…的具体数字：原文为“总投资XX万元”[1]」: the clause that withholds it, cited."""
+    e = next(e for e in ctx.evidence if e.id == statement.evidence_id)
+    citation = span_citation(1, e, statement.start, statement.end)
+    target = ctx.plan.target or "所问"
+    reason = f"报告未公开{target}的具体数字"
+    text = f"{reason}：原文为“{' '.join(statement.region.split()).rstrip('，,；;。')}”[1]。"
+    return ctx.answer(answer=text, refused=True, refusal_reason=reason, refusal_code="withheld",
+                      citations=[citation])
+
+
+def refusal(ctx: AskContext, code: RefusalCode, reason: str | None = None,
+            unsupported: list[Unsupported] | None = None, fallback_reason: str | None = None) -> Answer:
+    """One sentence saying what the reports lack (``reason``, or said for ``code`` from the plan), then the
+    (at most three) nearest sections."""
+    if code == "withheld" and ctx.bound:
+        return withheld_answer(ctx, next(s for s in ctx.bound if s.withheld))
+    reason = reason or missing_target(ctx, code)
     citations, lines, seen = [], [], set()
     for e in ctx.evidence:
         if e.section_id in seen or len(citations) >= 3:
@@ -113,8 +141,8 @@ def refusal(ctx: AskContext, reason: str, unsupported: list[Unsupported] | None 
         n = len(citations) + 1
         citations.append(citation_for(n, e, []))
         lines.append(f"[{n}] {e.report_title} › {' › '.join(e.section_path) or '正文'}")
-    text = f"现有报告中没有找到能回答这个问题的内容（{reason}）。"
+    text = f"{reason}。"
     if lines:
         text += "最接近的章节如下，供参考：\n" + "\n".join(lines)
-    return ctx.answer(answer=text, refused=True, refusal_reason=reason, citations=citations,
+    return ctx.answer(answer=text, refused=True, refusal_reason=reason, refusal_code=code, citations=citations,
                       unsupported=unsupported or [], fallback=fallback_reason)

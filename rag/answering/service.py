@@ -24,9 +24,12 @@ from rag.answering.evidence import BigramIdf, EvidenceSelector, query_grams, rel
 from rag.answering.extractive import extractive_answer
 from rag.answering.followups import standalone_question
 from rag.answering.generation import GenerationParams, Generator, Usage
+from rag.answering.plan import read_plan
 from rag.answering.prompt import build_messages, evidence_label
+from rag.answering.quantity import quantity_gap
 from rag.answering.render import missing_premises, refusal
 from rag.answering.scope import ScopeChecker
+from rag.answering.verify.binding import bound
 from rag.config import AnswerConfig
 from rag.contracts import (
     MAX_HISTORY_TURNS,
@@ -36,6 +39,7 @@ from rag.contracts import (
     AnswerMode,
     Evidence,
     EvidenceEvent,
+    RefusalCode,
     StreamEvent,
     Timings,
     TokenEvent,
@@ -44,7 +48,8 @@ from rag.contracts import (
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidQuestion
 from rag.retrieval.retriever import Filters, Retriever
-from rag.text.question import read_question
+from rag.text.normalize import normalize_for_search
+from rag.text.sentences import sentences
 
 __all__ = ["AnswerConfig", "AnswerService", "validate_question"]
 
@@ -110,9 +115,10 @@ class AnswerService:
         yield EvidenceEvent(standalone_question=ctx.standalone, evidence=ctx.evidence,
                             retrieval_ms=timings.retrieval_ms)
 
-        reason = self._refusal_before_answering(ctx)
-        if reason is not None:
-            yield AnswerEvent(answer=self._finish(refusal(ctx, reason), timings, t0))
+        refused = self._refusal_before_answering(ctx)
+        if refused is not None:
+            code, reason = refused
+            yield AnswerEvent(answer=self._finish(refusal(ctx, code, reason), timings, t0))
             return
 
         if mode == "extractive" or self.generator is None:
@@ -150,26 +156,44 @@ class AnswerService:
         q = validate_question(question, history)
         standalone = standalone_question(q, history)
         hits = self.retriever.search(standalone, k=k or self.config.k, filters=filters)
-        facts = read_question(standalone)
-        evidence = self.selector.select(standalone, hits, diversify=facts.across_reports,
-                                        enumeration=facts.enumeration,
-                                        enumeration_size=facts.enumeration_size)
-        return AskContext(question=q, standalone=standalone, mode=mode, facts=facts, hits=hits,
-                          evidence=evidence, grams=query_grams(standalone, self.selector.idf))
+        plan = read_plan(standalone)
+        evidence = self.selector.select(standalone, hits, diversify=plan.across_reports,
+                                        enumeration=plan.kind == "list" or plan.facts.enumeration,
+                                        enumeration_size=plan.list_size)
+        grams = query_grams(standalone, self.selector.idf)
+        about = " ".join(w for w in (plan.subject, plan.measure) if w)
+        subject = query_grams(about, self.selector.idf) if about else {}
+        return AskContext(question=q, standalone=standalone, mode=mode, plan=plan, hits=hits,
+                          evidence=evidence, grams=grams, subject_grams=subject or grams)
 
-    def _refusal_before_answering(self, ctx: AskContext) -> str | None:
+    def _refusal_before_answering(self, ctx: AskContext) -> tuple[RefusalCode, str | None] | None:
+        """Refuse before any generation when the plan's target cannot be in the passages: the scope is
+        not in the corpus, the passages do not state the subject, or (a quantity question) no passage states
+        a figure for the subject — then say so, or that the report withholds it (「XX万元」)."""
         if not ctx.hits or not ctx.evidence:
-            return "没有检索到相关段落"
-        verdict = self.scope.check(ctx.facts)
+            return "no_passages", None
+        verdict = self.scope.check(ctx.plan)
         if not verdict.in_scope:
-            return verdict.reason
+            return "out_of_scope", verdict.reason
         if self._best_relevance(ctx.grams, ctx.evidence) < self.config.min_relevance:
-            return "检索到的段落与问题关系不大"
+            return "off_topic", None
+        if ctx.plan.subject and self._best_relevance(ctx.subject_grams, ctx.evidence) < self.config.subject_min:
+            return "off_topic", None
+        for body in verdict.mentioned_only:
+            # a body no report is by: only a sentence naming it can say what it does
+            if not any(self.scope.names(body, normalize_for_search(s)) and relevance(ctx.subject_grams, s)
+                       >= self.config.subject_min for e in ctx.evidence for s in sentences(e.text)):
+                return "off_topic", f"报告中没有「{body}」关于「{ctx.plan.subject}」的内容"
+        if ctx.plan.asks_quantity:
+            ctx.bound = bound(ctx.plan, ctx.evidence, ctx.subject_grams, self.config.bind_min)
+            gap = quantity_gap(ctx.plan, [s.clause for s in ctx.bound], ctx.bound)
+            if gap is not None:
+                return gap, None  # type: ignore[return-value]
         return None
 
     def _generate(self, ctx: AskContext, usage: Usage, cancel: threading.Event | None) -> Iterator[str]:
         notes = [f"问题中的「{n}」在材料中没有出现，请以材料中的数字为准。"
-                 for n in missing_premises(ctx.facts, ctx.evidence)]
+                 for n in missing_premises(ctx.plan, ctx.evidence)]
         messages = build_messages(ctx.standalone, ctx.evidence, notes, self.config.prompt)
         params = GenerationParams(max_tokens=self.config.max_tokens, timeout_s=self.config.timeout_s)
         assert self.generator is not None

@@ -38,12 +38,13 @@ _BODY_SUFFIX = rf"(?:{QUESTION_BODY_SUFFIXES})"
 _BODY_RE = re.compile(
     rf"(?:^|(?<=[\s，,。？?！!、：:；;“”\"和与及的在对从向]))"
     rf"((?:(?!的)[\u4e00-\u9fffA-Za-z]){{0,14}}?{_BODY_SUFFIX})(?<!所(?=有))(?<!社(?=有))"
-    rf"(?=[\d\s，,。？?！!、的在和与及对是有为从将]|上半年|下半年|年|今年|去年|$)"
+    rf"(?=[\d\s，,。？?！!、的在和与及对是有为从将驻派（(]|上半年|下半年|年|今年|去年|$)"
 )
 # The last administrative unit in a name ends its place part: 「池州市XX区|民政局」, 「县|城市管理局」,
 # 「中华南路街道|应急工作服务中心」. 「城市」「市场」 are words, not a 市.
 _ADMIN_CHAR_RE = re.compile(r"[省州县区旗]|(?<!城)市(?!场)|街道")
 _NOT_A_NAME_RE = re.compile(r"哪|什么|多少|几|怎|如何|是否")
+_PREPOSITION_RE = re.compile(r"按照?|根据|依据|依照|配合|协助|会同|联合|受|经由")
 _LEAD_RE = re.compile(r"^(?:[一两二三那这该每]份|那个|这个|该|某个?)")
 _YEAR_RE = re.compile(r"(20\d{2})\s*年")
 # The size of the enumeration asked for: 「哪四个‘超前’」「哪六项」「‘四个强化’是什么」. It is what is asked,
@@ -128,7 +129,8 @@ def _bodies(norm: str) -> list[BodyMention]:
     out = []
     for m in _BODY_RE.finditer(norm):
         name = _LEAD_RE.sub("", m.group(1))
-        if _NOT_A_NAME_RE.search(name):
+        # 「按审计署要求」「根据省民政厅」: a body the question refers to, not the one it asks about
+        if _NOT_A_NAME_RE.search(name) or _PREPOSITION_RE.match(name):
             continue
         core = body_core(name)
         if len(core) < 2 or core in ("部门", "单位"):

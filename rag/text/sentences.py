@@ -16,3 +16,9 @@ CLAUSE_END_RE = re.compile(rf"(?<=[{CLAUSE_STOPS}\n])")
 def sentence_bounds(text: str) -> list[int]:
     """0, every sentence or line end, len(text): consecutive pairs are the sentences (marks kept)."""
     return [0, *(m.start() for m in SENTENCE_OR_LINE_END_RE.finditer(text)), len(text)]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences (and lines) of ``text``, marks kept, blank ones left out."""
+    bounds = sentence_bounds(text)
+    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]

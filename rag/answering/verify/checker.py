@@ -9,6 +9,7 @@ the sentences that may be shown.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -267,14 +268,17 @@ class AnswerCheck(BaseModel):
         return ids
 
 
-def check_answer(answer_text: str, evidence: dict[int, str], threshold: float = DEFAULT_THRESHOLD
-                 ) -> AnswerCheck:
+def check_answer(answer_text: str, evidence: dict[int, str], threshold: float = DEFAULT_THRESHOLD,
+                 unbound: Callable[[str], list[str]] | None = None) -> AnswerCheck:
     """Check every sentence of an answer against ``evidence`` (id → passage text) and render what survives.
 
     Each sentence goes through :func:`check_sentence`. A connective (「具体如下：」) is kept only when a
     claim after it, before the next connective, is kept — otherwise it would introduce nothing. The
     rendered ``text`` keeps the answer's line breaks; sentences of one line are joined without spaces. If
     nothing is kept, ``text`` is empty and the caller should answer that the material does not say.
+
+    ``unbound`` (binding.py) names the figures of a sentence that the passages do not state for the question's
+    subject; a supported sentence stating one is dropped all the same: its figure is another item's.
     """
     pieces = split_answer_lines(answer_text)
     checks = [check_sentence(sentence, None, evidence, threshold) for sentence, _ in pieces]
@@ -288,6 +292,9 @@ def check_answer(answer_text: str, evidence: dict[int, str], threshold: float = 
             # cannot tell it answers the question (small models list bare figures from the wrong passage).
             checks[i] = check.model_copy(update={"kept": False, "reason": "a bare figure: does not say "
                                                  "what it measures"})
+        elif unbound is not None and (figures := unbound(said)):
+            checks[i] = check.model_copy(update={
+                "kept": False, "reason": "figure not stated for the asked subject: " + "、".join(figures)})
         elif said in seen:
             checks[i] = check.model_copy(update={"kept": False, "reason": "repeats an earlier sentence"})
         seen.add(said)
