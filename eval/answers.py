@@ -17,13 +17,15 @@ Metrics (per question, then overall and per type):
 * refusal — share of unanswerable items (expected ``refuse`` or ``withheld``) refused (want ≥ 0.9) and of
   answerable items refused (≤ 0.03); *explicit* refusals carry a refusal code (rag/contracts.py).
 * key facts on the answer's own sentences — the same recall counted only on the text before the appended
-  verbatim excerpts (「原文摘录：」「原文还提到：」「原文：」): a wrong brief above a right excerpt is a wrong answer.
+  verbatim excerpts (「原文摘录：」「原文还提到：」「原文：」): a wrong brief above a right excerpt is a
+  wrong answer.
   An extractive answer is all quotes, so its own sentences are the whole answer.
 * withheld stated — of the items whose figure the report writes as XX, the share answered 「报告未公开…」
   (refusal code ``withheld``).
-* misattached figures — amounts stated in the answer's own sentences that the item's sources do not state:
-  any amount in an answer to an unanswerable item that was not refused, and, for quantity items, amounts in
-  neither a source quote nor a key fact. Counted per answer; want 0.
+* misattached figures — amounts the answer asserts (its own sentences, not the verbatim quote lines) that
+  the item's sources do not state: any amount in an answer to an unanswerable item that was not refused,
+  and, for quantity items, amounts in neither a source quote nor a key fact. Want 0. A quote dump asserts
+  nothing: an unanswerable item answered by quotes shows in the refusal rate instead.
 """
 
 from __future__ import annotations
@@ -68,14 +70,17 @@ def misattached(item: GoldItem, answer: Answer) -> list[str]:
     """Amounts the answer's own sentences state that the item's sources do not (see the module docstring)."""
     if answer.refused:
         return []
+    # what the answer asserts: its own sentences, not the notes nor the verbatim quote lines (《…》：「…」)
     own = _MARKERS.sub("", own_sentences(answer.answer))
-    own = "\n".join(line for line in own.splitlines() if not line.startswith("注意："))
+    own = "\n".join(line for line in own.splitlines()
+                    if not (line.startswith("注意：") or _LABEL_RE.match(line) or _NOTE_RE.match(line)))
     amounts = quantities(own)
     if item.expected in UNANSWERABLE:
         return amounts
     if item.type != "quantity":
         return []
-    stated = "\n".join([*(s.quote for s in item.sources), *(a for f in item.key_facts for a in alternatives(f))])
+    facts = [a for f in item.key_facts for a in alternatives(f)]
+    stated = "\n".join([*(s.quote for s in item.sources), *facts])
     return [n for n in amounts if not number_supported(n, stated)]
 
 
@@ -277,7 +282,8 @@ def format_summary(name: str, s: dict) -> str:
             f"{f(s['citation_needed'])} · numbers "
             f"{f(s['number_accuracy'])} · refused unanswerable {f(s['refused_unanswerable'])} · refused "
             f"answerable {f(s['refused_answerable'])} · withheld stated {f(s.get('withheld_stated'))} · "
-            f"misattached figures {s.get('misattached_figures', '–')} · fallbacks {s['fallbacks']} · first token p50/p95 "
+            f"misattached figures {s.get('misattached_figures', '–')} · fallbacks {s['fallbacks']} · "
+            f"first token p50/p95 "
             f"{f(s['first_token_ms_p50'], True)}/{f(s['first_token_ms_p95'], True)} ms · total p50/p95 "
             f"{f(s['total_ms_p50'], True)}/{f(s['total_ms_p95'], True)} ms")
 

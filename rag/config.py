@@ -271,11 +271,14 @@ class AnswerConfig(BaseModel):
         "model, key-fact recall: off/uncited 0.54, all 0.72 (eval/README.md).")
     bind_min: float = Field(0.3, ge=0, le=1, description="A figure answers a quantity question only where "
                             "the clauses naming what it measures hold at least this share of the question's "
-                            "subject (IDF-weighted bigrams; rag/answering/verify/binding.py). Calibrated on the "
+                            "subject (IDF-weighted bigrams; rag/answering/verify/binding.py). Calibrated on "
+                            "the "
                             "gold set's quantity questions (eval/README.md).")
-    subject_min: float = Field(0.2, ge=0, le=1, description="The reports are taken not to state the question's "
+    subject_min: float = Field(0.2, ge=0, le=1, description="The reports are taken not to state the "
+                               "question's "
                                "subject when no evidence sentence (with its report title and section path) "
-                               "holds this share of it (rag/answering/service.py). Calibrated on the gold set.")
+                               "holds this share of it (rag/answering/service.py). Calibrated on the gold "
+                               "set.")
     body_match: float = Field(0.6, gt=0, le=1, description="Share of a body name's bigrams a report's "
                               "header must contain to be that body's (rag/answering/scope.py): names are "
                               "written loosely (「经信局」), a body absent from the corpus shares at most "

@@ -93,13 +93,17 @@ class QuestionPlan(BaseModel):
     subject: str = Field(description="What is asked about, with scope and question words removed: "
                                      "「新建少年宫项目」「农村公路建设」.")
     measure: str | None = Field(None, description="The measure asked for: 「总投资」「招聘」「长度」.")
-    unit: str | None = Field(None, description="The unit the figure must carry: 元 (万元 counts), 公里, 名, %.")
+    unit: str | None = Field(None, description="The unit the figure must carry: 元 (万元 counts), 公里, "
+                                               "名, %.")
     scope: Scope = Field(default_factory=Scope)
     sides: list[Scope] = Field(default_factory=list, description="compare: one scope per side.")
     premises: list[str] = Field(default_factory=list,
                                 description="Figures the question takes for granted (checked against the "
                                             "passages; a false one is corrected).")
     list_size: int | None = Field(None, description="list: how many items are asked for (「哪四个」 → 4).")
+    asks: Literal["date", "name"] | None = Field(
+        None, description="A detail that must stand in the passage about the subject: a date (「什么时候」) "
+                          "or a person's name (「叫什么名字」).")
 
     # What the stages read that is not shown: the lexical reading the plan was built from.
     facts: QuestionFacts = Field(exclude=True, repr=False)
@@ -118,9 +122,10 @@ class QuestionPlan(BaseModel):
     @property
     def target(self) -> str:
         """The subject and measure, as a refusal names them: 「新建少年宫项目的总投资」."""
-        if self.measure and self.measure not in self.subject:
-            return f"{self.subject}的{self.measure}" if self.subject else self.measure
-        return self.subject
+        subject = self.subject.replace(" ", "")
+        if self.measure and self.measure not in subject:
+            return f"{subject}的{self.measure}" if subject else self.measure
+        return subject
 
 
 
@@ -138,7 +143,8 @@ class Answer(BaseModel):
     refused: bool = Field(description="The reports do not answer it; `citations` then lists the nearest "
                                       "sections.")
     refusal_reason: str | None = Field(None, description="One sentence saying what the reports lack.")
-    refusal_code: RefusalCode | None = Field(None, description="Why it was refused, for scripts: see RefusalCode.")
+    refusal_code: RefusalCode | None = Field(None, description="Why it was refused, for scripts: see "
+                                                               "RefusalCode.")
     citations: list[Citation] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list, description="Every passage the answer could use.")
     unsupported: list[Unsupported] = Field(default_factory=list,

@@ -389,6 +389,7 @@ def test_a_figure_of_the_neighbouring_project_is_not_bound_to_the_asked_one(serv
     assert quantity_gap(plan, ["新建文化馆项目总投资5580万元。"], found) is None
     assert unbound_figures("新建文化馆项目总投资5580万元。", found) == []
     # a length asked of a task the passage gives no length for: the other task's 30公里 does not answer it
-    plan, found = _bound(idf, "农村公路养护任务要完成多少公里？", "完成城区道路改造30公里。农村公路养护全面推开。")
+    plan, found = _bound(idf, "农村公路养护任务要完成多少公里？",
+                         "完成城区道路改造30公里。农村公路养护全面推开。")
     assert quantity_gap(plan, ["农村公路养护30公里。"], found) == NOT_STATED
 

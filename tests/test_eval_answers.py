@@ -71,3 +71,39 @@ def test_gold_items_with_alternatives_validate_and_score():
         "sources": [{"file": "x.txt", "report_title": "某局2023年工作总结", "section": [], "line": 1,
                      "quote": QUOTE_A}]})
     assert score(item, _answer("安排审计项目二十九个。[1]", QUOTE_A)).key_fact_recall == 1.0
+
+
+def _typed(type_: str, expected: str, key_facts: list[str], quote: str = "") -> GoldItem:
+    from eval.check_gold import Source
+
+    source = Source(file="x.txt", report_title="某局工作总结", section=[], line=1, quote=quote or "x" * 10)
+    sources = [source] if quote else []
+    return GoldItem.model_construct(id="q002", question="安排了多少个审计项目？", type=type_,
+                                    answerable=expected == "answer", expected=expected, key_facts=key_facts,
+                                    sources=sources, notes="test", tags=[])
+
+
+def test_key_facts_on_the_answers_own_sentences_leave_the_excerpts_out():
+    text = "全年共安排审计项目30个。[1]\n原文摘录：\n《某局》：「" + QUOTE_A + "」[1]"
+    r = score(_item(["29个"]), _answer(text, QUOTE_A))
+    assert r.key_fact_recall == 1.0 and r.key_fact_recall_own == 0.0  # a wrong brief above a right excerpt
+
+
+def test_misattached_figures_and_withheld_answers_are_counted():
+    # an amount in an answer to an unanswerable item is misattached; one that was refused is not counted
+    unanswerable = _typed("unanswerable", "refuse", [])
+    r = score(unanswerable, _answer("全年共安排审计项目29个。[1]", QUOTE_A))
+    assert r.misattached == ["29个"]
+    refused = _answer("报告中没有给出审计项目的具体数字。", QUOTE_A).model_copy(
+        update={"refused": True, "refusal_code": "not_stated"})
+    assert score(unanswerable, refused).misattached == []
+    # a quantity item: an amount in neither the source quote nor a key fact
+    quantity = _typed("quantity", "answer", ["29个"], quote=QUOTE_A)
+    r = score(quantity, _answer("全年共安排审计项目29个，完成28个乡镇。[1][2]", QUOTE_A, QUOTE_B))
+    assert r.misattached == ["28个"]
+    withheld = _typed("unanswerable", "withheld", [], quote="共征收水资源费XX万元，同比增长")
+    said = _answer("报告未公开水资源费的具体数字：原文为“共征收水资源费XX万元”[1]。", QUOTE_A).model_copy(
+        update={"refused": True, "refusal_code": "withheld"})
+    s = summarize([score(withheld, said), score(unanswerable, refused)])
+    assert s["withheld_stated"] == 1.0 and s["refused_unanswerable"] == 1.0
+    assert s["refused_unanswerable_explicit"] == 1.0 and s["misattached_figures"] == 0

@@ -21,7 +21,7 @@ class AskContext:
     evidence: list[Evidence]  # the compact passages the prompt shows
     grams: dict[str, float]  # the question's IDF-weighted bigrams (relevance of passages and clauses)
     subject_grams: dict[str, float]  # the plan's subject's (the question's when it has none): binding, gate
-    bound: list[Statement] = field(default_factory=list)  # quantity: figures stated for the subject, best first
+    bound: list[Statement] = field(default_factory=list)  # quantity: figures stated for the subject, best 1st
     wide: dict[int, Evidence] = field(default_factory=dict)  # passages grown for quoting, by evidence id
 
     def answer(self, **fields) -> Answer:

@@ -27,7 +27,8 @@ def figure_statements(bound: Sequence[Statement]) -> list[Statement]:
 
 def quantity_gap(plan: QuestionPlan, texts: Sequence[str], bound: Sequence[Statement]) -> str | None:
     """Why ``texts`` do not answer a quantity question: None if they state a bound figure (or the question
-    asks for no quantity), :data:`WITHHELD` if the subject's clause writes it as XX, else :data:`NOT_STATED`."""
+    asks for no quantity), :data:`WITHHELD` if the subject's clause writes it as XX, else
+    :data:`NOT_STATED`."""
     if not plan.asks_quantity:
         return None
     # The statement most about the subject decides: 「A项目总投资5580万元，B项目总投资XX万元」 asked about B

@@ -144,5 +144,6 @@ def refusal(ctx: AskContext, code: RefusalCode, reason: str | None = None,
     text = f"{reason}。"
     if lines:
         text += "最接近的章节如下，供参考：\n" + "\n".join(lines)
-    return ctx.answer(answer=text, refused=True, refusal_reason=reason, refusal_code=code, citations=citations,
+    return ctx.answer(answer=text, refused=True, refusal_reason=reason, refusal_code=code,
+                      citations=citations,
                       unsupported=unsupported or [], fallback=fallback_reason)

@@ -29,7 +29,7 @@ from rag.answering.prompt import build_messages, evidence_label
 from rag.answering.quantity import quantity_gap
 from rag.answering.render import missing_premises, refusal
 from rag.answering.scope import ScopeChecker
-from rag.answering.verify.binding import bound
+from rag.answering.verify.binding import bound, states_detail
 from rag.config import AnswerConfig
 from rag.contracts import (
     MAX_HISTORY_TURNS,
@@ -177,13 +177,19 @@ class AnswerService:
             return "out_of_scope", verdict.reason
         if self._best_relevance(ctx.grams, ctx.evidence) < self.config.min_relevance:
             return "off_topic", None
-        if ctx.plan.subject and self._best_relevance(ctx.subject_grams, ctx.evidence) < self.config.subject_min:
+        subject_found = self._best_relevance(ctx.subject_grams, ctx.evidence)
+        # A subject of one short word (「困难」) is too little to judge by: the question's bar above holds.
+        if len(ctx.plan.subject.replace(" ", "")) >= 4 and subject_found < self.config.subject_min:
             return "off_topic", None
         for body in verdict.mentioned_only:
             # a body no report is by: only a sentence naming it can say what it does
             if not any(self.scope.names(body, normalize_for_search(s)) and relevance(ctx.subject_grams, s)
                        >= self.config.subject_min for e in ctx.evidence for s in sentences(e.text)):
                 return "off_topic", f"报告中没有「{body}」关于「{ctx.plan.subject}」的内容"
+        plan = ctx.plan
+        if plan.asks and not states_detail(plan, ctx.evidence, ctx.subject_grams, self.config.bind_min):
+            what = "具体时间" if ctx.plan.asks == "date" else "姓名"
+            return "not_stated", f"报告中没有给出{ctx.plan.target or '所问事项'}的{what}"
         if ctx.plan.asks_quantity:
             ctx.bound = bound(ctx.plan, ctx.evidence, ctx.subject_grams, self.config.bind_min)
             gap = quantity_gap(ctx.plan, [s.clause for s in ctx.bound], ctx.bound)

@@ -24,10 +24,19 @@ ORG_SUFFIXES = (
 STRONG_ORG_SUFFIXES = r"局|委|办|署|厅|中心|学校|院|社|所|站|科|处|队"
 # What a body named in a question ends in (rag/text/question.py).
 QUESTION_BODY_SUFFIXES = (r"委员会|办公室|人民政府|政府|分局|总局|局|委|厅|办|署|中心|学校|学院|"
-                          r"医院|社|站|所|街道|镇|乡|村|部门|园区|开发区|高新区")
+                          r"医院|社|站|所|街道|镇|乡|村|部门|园区|开发区|经开区|高新区")
 
 # -- questions ----------------------------------------------------------------------------------------
 
 # Words that say what kind of answer is wanted, not what it is about (dropped before relevance).
 QUESTION_WORDS = (r"多少|哪些|哪几|什么|怎么|怎样|如何|为什么|是否|有没有|是不是|情况|方面|工作|"
                   r"主要|具体|分别|请问|介绍|一下|有何|几个|几项|提到|材料|报告|总结|计划|开展|了吗|呢")
+
+# -- details a question may ask for ---------------------------------------------------------------------
+
+# A date or time a passage states: 「9月」「6月30日」「年底前」「上旬」「第三季度」.
+DATE_EXPRESSION = (r"\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|[一二三四五六七八九十]{1,2}月|"
+                   r"年底|年内|年前|月底|上旬|中旬|下旬|\d{4}\s*年|第?[一二三四1-4]季度|春节前|国庆前")
+# A person named in a passage: 「局长张三」「李四同志」 (「主要负责同志」 is a role, not a name).
+PERSON_NAME = (r"(?:书记|主任|局长|县长|市长|区长|镇长|乡长|校长|组长|林长|队长)"
+               r"[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]*同志)|(?<!负责)(?<!主要)[\u4e00-\u9fff]{2,3}同志")

@@ -1,9 +1,10 @@
-"""Names of government bodies as people write them: abbreviations and colloquial forms, and their full names.
+"""Names of government bodies as people write them: abbreviations, colloquial forms, and full names.
 
-A question says 「城管部门」「人社局」「发改委」; the report is titled 「县城市管理局…」「…人力资源和社会保障局」
-「县发展和改革委员会」, or names itself only in its text. Scope checks compare names after both sides are
-expanded to the full form, so each abbreviation is written here once, not per question. The list is the
-standard short forms of Chinese government organs (the way 政府网站 and the press abbreviate them).
+A question says 「城管部门」「人社局」「发改委」; the report is titled 「县城市管理局…」
+「…人力资源和社会保障局」「县发展和改革委员会」, or names itself only in its text. Scope checks
+compare names after writing abbreviations out, so each abbreviation is written here once, not per
+question. The list holds the standard short forms of Chinese government organs (as government sites and
+the press abbreviate them).
 """
 
 from __future__ import annotations
@@ -28,17 +29,19 @@ ORGAN_ALIASES: dict[str, str] = {
     "交通局": "交通运输局", "教体局": "教育体育局", "科技局": "科学技术局", "科工局": "科技和工业信息化局",
     "应急局": "应急管理局", "公管局": "公共资源交易监督管理局",
     "数据局": "数据资源管理局", "大数据局": "数据资源管理局", "机关事务局": "机关事务管理局",
-    "改革办": "全面深化改革委员会办公室", "深改办": "全面深化改革委员会办公室",
+    "经开区": "经济开发区", "改革办": "全面深化改革委员会办公室", "深改办": "全面深化改革委员会办公室",
     "民宗局": "民族宗教事务局", "退役军人局": "退役军人事务局", "供销社": "供销合作社",
 }  # fmt: skip
 _ALIAS_RE = re.compile("|".join(sorted(map(re.escape, ORGAN_ALIASES), key=len, reverse=True)))
-# The generic end of a colloquial name: 「城管部门」「民政系统」「税务机关」 name the organ, not a unit called 部门.
+# The generic end of a colloquial name: 「城管部门」「民政系统」「税务机关」 name the organ, not a unit
+# called 部门.
 _GENERIC_TAIL_RE = re.compile(r"(?:部门|单位|系统|机关|口)$")
 
 
 def full_organ_name(name: str) -> str:
-    """``name`` with its abbreviations written out: 「县城管部门」 → 「县城市管理」, 「市人社局」 → 「市人力资源和社会
-    保障局」. Full names pass unchanged (a full name never contains a short form as a different word)."""
+    """``name`` with its abbreviations written out: 「县城管部门」 → 「县城市管理」,
+    「市人社局」 → 「市人力资源和社会保障局」. Full names pass unchanged (a full name never contains a
+    short form as a different word)."""
     core = _GENERIC_TAIL_RE.sub("", name) or name
     return _ALIAS_RE.sub(lambda m: ORGAN_ALIASES[m.group(0)], core)
 

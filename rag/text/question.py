@@ -37,15 +37,19 @@ _BODY_SUFFIX = rf"(?:{QUESTION_BODY_SUFFIXES})"
 # are words (「社有资产」), not a 所 or 社 followed by 有.
 _BODY_RE = re.compile(
     rf"(?:^|(?<=[\s，,。？?！!、：:；;“”\"和与及的在对从向]))"
-    rf"((?:(?!的)[\u4e00-\u9fffA-Za-z]){{0,14}}?{_BODY_SUFFIX})(?<!所(?=有))(?<!社(?=有))"
-    rf"(?=[\d\s，,。？?！!、的在和与及对是有为从将驻派（(]|上半年|下半年|年|今年|去年|$)"
+    rf"((?:(?!的)[\u4e00-\u9fffA-Za-z]){{0,14}}?{_BODY_SUFFIX})(?<!所(?=有))(?<!社(?=有))(?<!所(?=在))"
+    # A name ends where a particle, a verb or a time word follows: 「麻阳县教育局|计划让…」.
+    rf"(?=[\d\s，,。？?！!、的在和与及对是有为从将驻派（(计让要希认打准说按今全本新已于把开推完实自那]|"
+    rf"上半年|下半年|年|$)"
 )
 # The last administrative unit in a name ends its place part: 「池州市XX区|民政局」, 「县|城市管理局」,
 # 「中华南路街道|应急工作服务中心」. 「城市」「市场」 are words, not a 市.
 _ADMIN_CHAR_RE = re.compile(r"[省州县区旗]|(?<!城)市(?!场)|街道")
-_NOT_A_NAME_RE = re.compile(r"哪|什么|多少|几|怎|如何|是否")
+# Question words, and descriptions that say which report is meant (「毛坊村所在的那个镇」), are no name.
+_NOT_A_NAME_RE = re.compile(r"哪|什么|多少|几|怎|如何|是否|所在|那个|那份|那家|今年|去年|明年|半年|"
+                            r"希望|计划|要求|多长|多久|时间")
 _PREPOSITION_RE = re.compile(r"按照?|根据|依据|依照|配合|协助|会同|联合|受|经由")
-_LEAD_RE = re.compile(r"^(?:[一两二三那这该每]份|那个|这个|该|某个?)")
+_LEAD_RE = re.compile(r"^(?:有一?[个份家]|[一两二三那这该每]份|那个|这个|该|某个?)")
 _YEAR_RE = re.compile(r"(20\d{2})\s*年")
 # The size of the enumeration asked for: 「哪四个‘超前’」「哪六项」「‘四个强化’是什么」. It is what is asked,
 # not a premise to check against the text (which may say 「六制」), and an outline must have that many items.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 SENTENCE_STOPS = "。！？；!?;"  # full stops, and the semicolons that end items of a list
@@ -21,4 +22,4 @@ def sentence_bounds(text: str) -> list[int]:
 def sentences(text: str) -> list[str]:
     """The sentences (and lines) of ``text``, marks kept, blank ones left out."""
     bounds = sentence_bounds(text)
-    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
+    return [text[a:b] for a, b in itertools.pairwise(bounds) if text[a:b].strip()]

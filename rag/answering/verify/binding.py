@@ -1,33 +1,38 @@
-"""Figures bound to what was asked: a figure answers the plan only where the text states it for the plan's
-subject, in the plan's unit.
+"""Figures bound to what was asked: a figure answers the plan only where the text states it for the
+plan's subject, in the plan's unit.
 
-Chinese states a figure after naming what it measures, in the same sentence: 「新建少年宫项目，总投资5580万元，
-…」「完成农村公路建设30公里」. A figure's *claim region* is therefore its own clause and the clauses before
-it in its sentence, back to (not including) the previous clause that states a figure of its own — the figure
-before that belongs to another item (「A项目总投资5580万元，B项目总投资XX万元」: B's region is its clause
-alone). The section heading the sentence sits under is part of the region too (「（三）农村公路建设」 names
-what 「完成30公里」 counts).
+Chinese states a figure after naming what it measures, in the same sentence: 「新建少年宫项目，
+总投资5580万元，…」「完成农村公路建设30公里」. A figure's *region* is its own clause and the clauses
+before it, back to (not including) the previous clause that states an amount of its own — an amount before
+that belongs to another item (「A项目总投资5580万元，B项目总投资XX万元」: B's region is its clause
+alone). The section heading the sentence sits under counts too (「（三）农村公路建设」 names what
+「完成30公里」 counts). When the topic is named once for several figures (「检查企业121家，共排查隐患
+458处」) the region misses it, so the sentence up to the figure also counts, discounted.
 
-A figure is bound when its region holds the subject: the share of the subject's IDF-weighted bigrams found
-there is at least ``bind_min`` (rag/config.py), and, when the question asks in a unit of measure (万元,
-公里, %), the figure carries it. An amount written 「XX万元」 is a withheld figure: bound the same way, it lets
-the answer say the report does not disclose it, citing that clause.
+A figure is bound when that score — the share of the subject's and measure's IDF-weighted bigrams found —
+is at least ``bind_min`` (rag/config.py), and, when the question asks in a unit of measure (万元, 公里, %),
+the figure carries it. An amount written 「XX万元」 is withheld: scored the same way, and when it is the
+statement most about the subject, the answer says the report does not disclose it, citing that clause.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.config import DEFAULTS
 from rag.contracts import Evidence, QuestionPlan
 from rag.text.bigrams import relevance
+from rag.text.lexicon import DATE_EXPRESSION, PERSON_NAME
 from rag.text.quantities import number_supported
 from rag.text.question import quantities, redacted, states_unit
-from rag.text.sentences import CLAUSE_END_RE, sentence_bounds
+from rag.text.sentences import CLAUSE_END_RE, sentence_bounds, sentences
 
 BIND_MIN = DEFAULTS.answer.bind_min  # rag/config.py: why this value
 PREFIX_DISCOUNT = 0.8
+RELATIVE = 0.8
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ def statements(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str
             continue
         heading = e.section_path[-1] if e.section_path else ""
         bounds = sentence_bounds(e.text)
-        for a, b in zip(bounds, bounds[1:], strict=False):
+        for a, b in itertools.pairwise(bounds):
             sentence = e.text[a:b]
             if not sentence.strip():
                 continue
@@ -81,19 +86,55 @@ def statements(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str
                     score = max(relevance(grams, f"{heading} {text}"),
                                 PREFIX_DISCOUNT * relevance(grams, f"{heading} {prefix}")) if grams else 1.0
                     lead = len(sentence) - len(sentence.lstrip())
-                    out.append(Statement(e.id, figures, withheld and not figures, clause.strip(), text.strip(),
+                    out.append(Statement(e.id, figures, withheld and not figures, clause.strip(),
+                                         text.strip(),
                                          e.char_start + a + lead, e.char_start + a + len(sentence.rstrip()),
                                          score))
                 if any_amount:
                     region = []  # the next figure's region starts after this one
+    wanted = qualifiers(plan)
+    if wanted:
+        out = [s for s in out if all(q in s.region for q in wanted)]
     out.sort(key=lambda s: -s.score)
     return out
 
 
+# An ordinal that singles out one item among several: 「第二批」「二期」「第十四届」. A figure for
+# 「第一批」 is not one for 「第二批」, however alike the rest of the clause.
+_ORDINAL_RE = re.compile(r"第?[一二三四五六七八九十\d]{1,3}(?:批|期|届|轮|标段|号)")
+_DETAIL_RE = {"date": re.compile(DATE_EXPRESSION), "name": re.compile(PERSON_NAME)}
+
+
+def qualifiers(plan: QuestionPlan) -> list[str]:
+    """The ordinals of the subject that a figure's region must repeat."""
+    return _ORDINAL_RE.findall(plan.subject)
+
+
+def states_detail(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str, float],
+                  bar: float = BIND_MIN) -> bool:
+    """Whether a sentence about the subject (with its heading) states the date or name the plan asks."""
+    pattern = _DETAIL_RE.get(plan.asks or "")
+    if pattern is None:
+        return True
+    for e in evidence:
+        heading = e.section_path[-1] if e.section_path else ""
+        for s in sentences(e.text):
+            if pattern.search(s) and relevance(grams, f"{heading} {s}") >= bar:
+                return True
+    return False
+
+
 def bound(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str, float],
           bar: float = BIND_MIN) -> list[Statement]:
-    """The statements that answer the plan: their region holds at least ``bar`` of the subject."""
-    return [s for s in statements(plan, evidence, grams) if s.score >= bar]
+    """The statements that answer the plan: their region holds at least ``bar`` of the subject — or, when
+    the question's wording holds words no passage has (「调整后」「建议加大…时引用的」), at least half of
+    ``bar`` and as much of the subject as the passage most about it (:data:`RELATIVE`): words the reports
+    never use cannot be asked of the figure's clause."""
+    found = statements(plan, evidence, grams)
+    best = max((relevance(grams, f"{e.section_path[-1] if e.section_path else ''} {s}")
+                for e in evidence if e.kind != "heading" for s in sentences(e.text)), default=0.0)
+    return [s for s in found
+            if s.score >= bar or (s.score >= bar / 2 and best and s.score >= RELATIVE * best)]
 
 
 def unbound_figures(claim: str, bound_statements: Sequence[Statement]) -> list[str]:
