@@ -20,10 +20,6 @@ def states_bound_figure(text: str, bound: Sequence[Statement]) -> bool:
     return any(number_supported(n, s.clause) for n in quantities(text) for s in bound if not s.withheld)
 
 
-def figure_statements(bound: Sequence[Statement]) -> list[Statement]:
-    """The bound statements that give a figure, unless one withholding it is more about the subject."""
-    return [] if bound and bound[0].withheld else [s for s in bound if not s.withheld]
-
 
 def quantity_gap(plan: QuestionPlan, texts: Sequence[str], bound: Sequence[Statement]) -> str | None:
     """Why ``texts`` do not answer a quantity question: None if they state a bound figure (or the question

@@ -14,6 +14,7 @@ retrieval relevance, whether a quantity question got a supported number — not 
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -52,6 +53,9 @@ from rag.text.normalize import normalize_for_search
 from rag.text.sentences import sentences
 
 __all__ = ["AnswerConfig", "AnswerService", "validate_question"]
+
+# A character a question can be searched by: Chinese, or a letter or digit.
+_SEARCHABLE_RE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 
 
 def validate_question(question: str, history: Sequence[Turn]) -> str:
@@ -172,6 +176,9 @@ class AnswerService:
         a figure for the subject — then say so, or that the report withholds it (「XX万元」)."""
         if not ctx.hits or not ctx.evidence:
             return "no_passages", None
+        if len(_SEARCHABLE_RE.findall(normalize_for_search(ctx.standalone))) < 2:
+            # 「²」「？？」: nothing a report could be searched for; an answer would be a guess at passages
+            return "off_topic", "问题中没有可以在报告里查找的内容"
         verdict = self.scope.check(ctx.plan)
         if not verdict.in_scope:
             return "out_of_scope", verdict.reason

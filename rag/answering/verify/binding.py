@@ -31,6 +31,8 @@ from rag.text.question import quantities, redacted, states_unit
 from rag.text.sentences import CLAUSE_END_RE, sentence_bounds, sentences
 
 BIND_MIN = DEFAULTS.answer.bind_min  # rag/config.py: why this value
+# Set a priori, not swept: the sentence-so-far counts a little less than the figure's own region, and a
+# figure holding 80% of what the best passage holds of the subject is about the same thing.
 PREFIX_DISCOUNT = 0.8
 RELATIVE = 0.8
 
