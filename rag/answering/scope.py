@@ -15,6 +15,7 @@ sentence that names it (service.py).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -44,6 +45,14 @@ def place_names(body: str) -> list[str]:
     prefix = body[: len(body) - len(core)] if body.endswith(core) else ""
     names = re.split(r"[省市县区州旗]|街道|[xX]{2,}|某", normalize_for_search(prefix))
     return [n for n in names if len(n) >= 2 and not _ANONYMOUS_RE.search(n)]
+
+
+@functools.lru_cache(maxsize=256)
+def _name_forms(body: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The organ forms (search form, level left out) and the place names of a body's name; cached, as the
+    answer stage asks for the same body once per evidence sentence."""
+    forms = {normalize_for_search(body_core(x)) for x in organ_forms(body)}
+    return tuple(f for f in forms if len(f) >= 2), tuple(place_names(body))
 
 
 @dataclass(frozen=True)
@@ -147,8 +156,8 @@ class ScopeChecker:
     @staticmethod
     def names(body: str, text: str) -> bool:
         """Whether ``text`` (search form) names ``body`` in one of its written forms."""
-        forms = {normalize_for_search(body_core(x)) for x in organ_forms(body)}
-        return any(len(f) >= 2 and f in text for f in forms) and all(p in text for p in place_names(body))
+        forms, places = _name_forms(body)
+        return any(f in text for f in forms) and all(p in text for p in places)
 
     def _period(self, plan: QuestionPlan, body: str, authors: list[Report],
                 mentioned_years: bool = False) -> ScopeVerdict | None:

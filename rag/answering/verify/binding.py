@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.config import DEFAULTS
@@ -118,12 +118,16 @@ def states_detail(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[
     pattern = _DETAIL_RE.get(plan.asks or "")
     if pattern is None:
         return True
+    return any(pattern.search(s) and relevance(grams, f"{heading} {s}") >= bar
+               for heading, s in _headed_sentences(evidence))
+
+
+def _headed_sentences(evidence: Sequence[Evidence]) -> Iterator[tuple[str, str]]:
+    """Each sentence of the passages (sub-heading items left out), with the heading it sits under."""
     for e in evidence:
-        heading = e.section_path[-1] if e.section_path else ""
-        for s in sentences(e.text):
-            if pattern.search(s) and relevance(grams, f"{heading} {s}") >= bar:
-                return True
-    return False
+        if e.kind != "heading":
+            heading = e.section_path[-1] if e.section_path else ""
+            yield from ((heading, s) for s in sentences(e.text))
 
 
 def bound(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str, float],
@@ -133,8 +137,8 @@ def bound(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str, flo
     ``bar`` and as much of the subject as the passage most about it (:data:`RELATIVE`): words the reports
     never use cannot be asked of the figure's clause."""
     found = statements(plan, evidence, grams)
-    best = max((relevance(grams, f"{e.section_path[-1] if e.section_path else ''} {s}")
-                for e in evidence if e.kind != "heading" for s in sentences(e.text)), default=0.0)
+    best = max((relevance(grams, f"{heading} {s}") for heading, s in _headed_sentences(evidence)),
+               default=0.0)
     return [s for s in found
             if s.score >= bar or (s.score >= bar / 2 and best and s.score >= RELATIVE * best)]
 
