@@ -150,7 +150,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, servic
     result = ChatCompletion(
         id=completion_id, created=created, model=model,
         choices=[ChatChoice(message=ChatMessageOut(content=full_text(answer)))],
-        usage=_usage(answer), citations=answer.citations, refused=answer.refused,
+        usage=_usage(answer), citations=answer.citations, refused=answer.refused, table=answer.table,
     )
     return JSONResponse(result.model_dump(mode="json", exclude_none=True))
 
@@ -175,7 +175,7 @@ async def _chunks(job: Job, metrics: Metrics, completion_id: str, created: int,
                 for line in full_text(answer).splitlines(keepends=True):
                     yield chunk(ChatDelta(content=line))
                 yield chunk(ChatDelta(), finish="stop", usage=_usage(answer), citations=answer.citations,
-                            refused=answer.refused)
+                            refused=answer.refused, table=answer.table)
     except Exception as exc:
         yield f"data: {json.dumps(error_payload(exc), ensure_ascii=False)}\n\n".encode()
     yield b"data: [DONE]\n\n"

@@ -13,6 +13,8 @@ from rag.contracts import (
     AnswerMode,
     Citation,
     EvidenceEvent,
+    RowEvent,
+    Table,
     TokenEvent,
     Turn,
 )
@@ -65,6 +67,7 @@ class ApiFilters(Filters):
     """Report metadata filters; unknown keys are refused so a typo does not silently match everything."""
 
     model_config = ConfigDict(extra="forbid")
+    report_ids: list[str] | None = Field(None, max_length=50, description="any of these reports (at most 50)")
 
 
 # ---------------------------------------------------------------------------------------------- ask
@@ -262,6 +265,8 @@ class ChatCompletion(BaseModel):
     citations: list[Citation] = Field(default_factory=list, description="Extension: the sources behind "
                                                                         "the [n] markers.")
     refused: bool = Field(False, description="Extension: the reports do not answer the question.")
+    table: Table | None = Field(None, description="Extension: a cross-report answer's table (the content "
+                                                  "holds it as Markdown).")
 
 
 class ChatDelta(BaseModel):
@@ -286,6 +291,7 @@ class ChatCompletionChunk(BaseModel):
     usage: ChatUsage | None = None
     citations: list[Citation] | None = None
     refused: bool | None = None
+    table: Table | None = None
 
 
 class ModelCard(BaseModel):
@@ -349,7 +355,8 @@ class ErrorEvent(BaseModel):
 # The event types of `POST /v1/ask/stream`, for its OpenAPI entry; api/app.py adds these schemas to the
 # document's components (no route returns them as a model).
 SSE_EVENT_MODELS: dict[str, type[BaseModel]] = {
-    "evidence": EvidenceEvent, "token": TokenEvent, "answer": AnswerEvent, "error": ErrorEvent}
+    "evidence": EvidenceEvent, "token": TokenEvent, "row": RowEvent, "answer": AnswerEvent,
+    "error": ErrorEvent}
 
 
 def sse_event_schema(events: dict[str, str | None]) -> dict[str, Any]:

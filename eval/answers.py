@@ -22,6 +22,11 @@ Metrics (per question, then overall and per type):
   An extractive answer is all quotes, so its own sentences are the whole answer.
 * withheld stated — of the items whose figure the report writes as XX, the share answered 「报告未公开…」
   (refusal code ``withheld``).
+* reports found (complete aggregate items, ``complete: true``) — the reports the answer's table rows cite
+  (every cited report when there is no table) against every report the gold lists: recall and precision per
+  question, averaged.
+* side figures (compare items with ``sides``) — of the figures a side states (its key facts holding a
+  digit) that the answer shows, the share shown in a cell or line citing that side's report (want 1.0).
 * misattached figures — amounts the answer asserts (its own sentences, not the verbatim quote lines) that
   the item's sources do not state: any amount in an answer to an unanswerable item that was not refused,
   and, for quantity items, amounts in neither a source quote nor a key fact. Want 0. A quote dump asserts
@@ -54,7 +59,9 @@ from rag.text.question import quantities
 
 _NON_CONTENT = re.compile(r"[^0-9a-z%\u3400-\u4dbf\u4e00-\u9fff.]+")
 _MARKERS = re.compile(r"\[\d+\]")
-_NOTE_RE = re.compile(r"^(?:注意：|报告原文中与问题最相关的内容|现有报告中没有找到|原文(?:还提到|摘录)?：)")
+_NOTE_RE = re.compile(r"^(?:注意：|报告原文中与问题最相关的内容|现有报告中没有找到|原文(?:还提到|摘录)?：|"
+                      r"共有\d+份报告提到|按报告原文对比)")
+_TABLE_RULE_RE = re.compile(r"^\|(?:\s*-+\s*\|)+$")
 _LABEL_RE = re.compile(r"^《[^》]*》[^：]{0,40}：「")
 # Where the appended verbatim excerpts start (rag/answering/draft.py): the answer's own sentences end there.
 _EXCERPTS_RE = re.compile(r"\n(?:原文摘录|原文还提到|原文)：\n")
@@ -112,6 +119,10 @@ class QuestionRecord(BaseModel):
     refusal_code: str | None = None
     misattached: list[str] = []
     tags: list[str] = []
+    report_recall: float | None = None  # complete aggregate items: reports found / reports in gold
+    report_precision: float | None = None  # reports found that the gold lists / reports found
+    side_figures: int = 0  # compare items with sides: side figures the answer shows
+    side_figures_right: int = 0  # … shown where the side's own report is cited
     cited_sentences: int
     supported_cited: int
     claim_sentences: int
@@ -129,12 +140,27 @@ class QuestionRecord(BaseModel):
     completion_tokens: int
 
 
+def _table_cells(line: str) -> list[str] | None:
+    """The cells of a Markdown table row (None for any other line; [] for its rule line)."""
+    line = line.strip()
+    if not (line.startswith("|") and line.endswith("|")):
+        return None
+    if _TABLE_RULE_RE.match(line):
+        return []
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line[1:-1])]
+
+
 def _claim_lines(answer: Answer) -> list[str]:
     """Sentences of the answer that state something (notes and headers excluded). A sentence without
-    markers takes those of the next marked sentence on its line: 「A。B。[1]」 cites [1] for both."""
+    markers takes those of the next marked sentence on its line: 「A。B。[1]」 cites [1] for both. In a
+    table, each cited cell is a claim; the header, the report's metadata cells and 「未提及」 are not."""
     out = []
     for line in answer.answer.splitlines():
         if not line.strip() or _NOTE_RE.match(line.strip()) or line.rstrip().endswith("下列各项："):
+            continue
+        cells = _table_cells(line)
+        if cells is not None:
+            out.extend(c for c in cells if _MARKERS.search(c))
             continue
         pending: list[str] = []
         for sentence in split_sentences(line):
@@ -154,6 +180,47 @@ def _supports(sentence: str, numbers: Sequence[str], evidence: str) -> bool:
     """The checker's rule: char-bigram support at its threshold and every number present."""
     return bool(evidence) and support_score(sentence, evidence) >= DEFAULT_THRESHOLD and all(
         number_supported(n, evidence) for n in numbers)
+
+
+def _report_key(file: str, title: str) -> str:
+    return f"{file}|{title}"
+
+
+def reports_found(answer: Answer) -> set[str]:
+    """The reports an answer lists: its table rows' citations, or every citation without a table."""
+    if answer.refused:
+        return set()
+    cited = {n for row in answer.table.rows for cell in row for n in cell.citations} if answer.table else None
+    return {_report_key(c.source_file, c.report_title) for c in answer.citations
+            if cited is None or c.n in cited}
+
+
+def _cited_units(answer: Answer) -> list[tuple[str, set[int]]]:
+    """Each table cell, or each line of the answer, with the markers it carries."""
+    units = []
+    for line in answer.answer.splitlines():
+        for unit in _table_cells(line) or [line]:
+            units.append((unit, {int(m) for m in re.findall(r"\[(\d+)\]", unit)}))
+    return units
+
+
+def side_figures(item: GoldItem, answer: Answer) -> tuple[int, int]:
+    """(side figures shown, of them shown in a unit citing that side's report)."""
+    if not item.sides or answer.refused:
+        return 0, 0
+    report_of = {c.n: _report_key(c.source_file, c.report_title) for c in answer.citations}
+    units = _cited_units(answer)
+    shown = right = 0
+    for side in item.sides:
+        own = _report_key(side.file, side.report_title)
+        for fact in side.key_facts:
+            alts = [a for a in alternatives(fact) if re.search(r"\d", a)]
+            holding = [markers for text, markers in units if any(squash(a) in squash(text) for a in alts)]
+            if not alts or not holding:
+                continue
+            shown += 1
+            right += any(own in {report_of.get(m) for m in markers} for markers in holding)
+    return shown, right
 
 
 def score(item: GoldItem, answer: Answer) -> QuestionRecord:
@@ -185,18 +252,27 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
     found = [alt for alt in (found_alternative(f, answer.answer) for f in item.key_facts) if alt is not None]
     own = own_sentences(answer.answer)
     found_own = [f for f in item.key_facts if found_alternative(f, own) is not None]
+    recall = precision = None
+    if item.complete:
+        gold = {_report_key(s.file, s.report_title) for s in item.sources}
+        listed = reports_found(answer)
+        recall = len(gold & listed) / len(gold)
+        precision = len(gold & listed) / len(listed) if listed else None
+    shown, right = side_figures(item, answer)
     return QuestionRecord(
         id=item.id, type=item.type, expected=item.expected, question=item.question, answer=answer.answer,
         refused=answer.refused, key_facts=item.key_facts, facts_found=found,
         key_fact_recall=(len(found) / len(item.key_facts)) if answerable and item.key_facts else None,
         key_fact_recall_own=(len(found_own) / len(item.key_facts)) if answerable and item.key_facts else None,
         refusal_code=answer.refusal_code, misattached=misattached(item, answer), tags=list(item.tags),
+        report_recall=recall, report_precision=precision, side_figures=shown, side_figures_right=right,
         cited_sentences=cited, supported_cited=supported, claim_sentences=claims, numbers=numbers,
         numbers_ok=numbers_ok, markers=markers_total, markers_needed=markers_needed,
         unsupported=len(answer.unsupported),
         citations=[c.model_dump(include={"n", "report_id", "section_id", "line_start", "line_end", "quote"})
                    for c in answer.citations],
-        fallback=answer.fallback, retrieval_ms=answer.timings.retrieval_ms,
+        # a table says it was built without the LLM (by design); only LLM failures count as fallbacks
+        fallback=answer.fallback if answer.table is None else None, retrieval_ms=answer.timings.retrieval_ms,
         first_token_ms=answer.timings.first_token_ms, total_ms=answer.timings.total_ms,
         prompt_tokens=answer.timings.prompt_tokens, completion_tokens=answer.timings.completion_tokens,
     )
@@ -239,6 +315,11 @@ def summarize(records: Sequence[QuestionRecord]) -> dict:
         "refused_unanswerable_explicit": mean(float(r.refused and r.refusal_code is not None)
                                               for r in unanswerable),
         "withheld_stated": mean(float(r.refusal_code == "withheld") for r in withheld),
+        "report_recall": mean(r.report_recall for r in records),
+        # a refusal lists no report: it costs recall, and precision is not defined for it
+        "report_precision": mean(r.report_precision for r in records),
+        "side_figures_right": (round(sum(r.side_figures_right for r in records) / shown, 4)
+                               if (shown := sum(r.side_figures for r in records)) else None),
         "misattached_figures": sum(len(r.misattached) for r in records),
         "answers_with_misattached": sum(bool(r.misattached) for r in records),
         "fallbacks": sum(r.fallback is not None for r in records),
@@ -283,6 +364,8 @@ def format_summary(name: str, s: dict) -> str:
             f"{f(s['number_accuracy'])} · refused unanswerable {f(s['refused_unanswerable'])} · refused "
             f"answerable {f(s['refused_answerable'])} · withheld stated {f(s.get('withheld_stated'))} · "
             f"misattached figures {s.get('misattached_figures', '–')} · fallbacks {s['fallbacks']} · "
+            f"reports found recall/precision {f(s.get('report_recall'))}/{f(s.get('report_precision'))} · "
+            f"side figures right {f(s.get('side_figures_right'))} · "
             f"first token p50/p95 "
             f"{f(s['first_token_ms_p50'], True)}/{f(s['first_token_ms_p95'], True)} ms · total p50/p95 "
             f"{f(s['total_ms_p50'], True)}/{f(s['total_ms_p95'], True)} ms")

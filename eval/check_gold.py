@@ -95,6 +95,18 @@ class Source(BaseModel):
     quote: str = Field(min_length=10, max_length=80)
 
 
+class Side(BaseModel):
+    """One side of a comparison: how the question names it, its report, and the key facts it must state.
+    Lets the eval check that a side's figures land in that side's column, not the other's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(min_length=1)
+    file: str = Field(pattern=r"^[^/\\]+\.txt$")
+    report_title: str = Field(min_length=2)
+    key_facts: list[KeyFact] = Field(min_length=1, max_length=5)
+
+
 class GoldItem(BaseModel):
     """One gold question with its expected behaviour and evidence."""
 
@@ -109,6 +121,11 @@ class GoldItem(BaseModel):
     sources: list[Source]
     notes: str = Field(min_length=1)
     tags: list[Tag] = Field(default_factory=list)
+    # aggregate: the sources name EVERY report that states the subject (found by exhaustive search, read by
+    # hand), so the eval can score the reports found by recall and precision, not only key facts.
+    complete: bool = False
+    # compare: the two sides, each with its report and own key facts (see Side).
+    sides: list[Side] = Field(default_factory=list)
 
     @field_validator("key_facts", mode="before")
     @classmethod
@@ -160,8 +177,20 @@ class GoldItem(BaseModel):
         reports = {(s.file, s.report_title) for s in self.sources}
         if self.type == "compare" and len(reports) < 2:
             raise ValueError("compare item needs sources from at least 2 reports")
-        if self.type == "aggregate" and len(reports) < 3:
-            raise ValueError("aggregate item needs sources from at least 3 reports")
+        if self.type == "aggregate" and len(reports) < (2 if self.complete else 3):
+            raise ValueError("aggregate item needs sources from at least 3 reports (2 when complete)")
+        if self.complete and self.type != "aggregate":
+            raise ValueError("complete is for aggregate items only")
+        if self.sides:
+            if self.type != "compare" or len(self.sides) != 2:
+                raise ValueError("sides: a compare item has exactly two sides")
+            for side in self.sides:
+                if (side.file, side.report_title) not in reports:
+                    raise ValueError(f"sides: report {side.report_title!r} of side {side.label!r} "
+                                     "has no source")
+            first, second = self.sides
+            if (first.file, first.report_title) == (second.file, second.report_title):
+                raise ValueError("sides: the two sides need different reports")
         return self
 
 
@@ -267,6 +296,13 @@ def check_item(item: GoldItem, corpus: dict[str, list[str]], titles: dict[str, s
                 break
             evidence.append(clean(lines[found - 1]))
             pos = found + 1
+    for side in item.sides:
+        own = [clean(corpus[s.file][s.line - 1]) for s in item.sources
+               if (s.file, s.report_title) == (side.file, side.report_title)
+               and s.file in corpus and s.line <= len(corpus[s.file])]
+        for fact in side.key_facts:
+            if not any(alt in text for alt in alternatives(fact) for text in own):
+                problems.append(f"side {side.label!r}: key fact not in that side's source lines: {fact!r}")
     for fact in item.key_facts:
         # one alternative must be verbatim in the source; the others are accepted renderings (60.4亿)
         if not any(alt in text for alt in alternatives(fact) for text in evidence):

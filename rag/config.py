@@ -285,6 +285,17 @@ class AnswerConfig(BaseModel):
                               "one generic bigram with any header.")
     outline_max: int = Field(10, ge=1, description="Sub-headings listed at most for an enumeration "
                              "(enumerations in these reports run to 8).")
+    scan_min: float = Field(0.6, ge=0, le=1, description="who/aggregate: a report is listed when one of its "
+                            "sentences (not a heading) holds this share of the subject's word bigrams "
+                            "(rag/answering/scan.py). Calibrated on the 28 aggregate questions of the "
+                            "cross-report dev set: reports found recall/precision 0.925/0.951 at "
+                            "(0.6, 0.4, 0.4), on a plateau from 0.6 to 0.7 (eval/README.md).")
+    scan_dense_min: float = Field(0.4, ge=0, le=1, description="who/aggregate: or holds at least "
+                                  "scan_min_low of them in a passage this close to the subject (dense "
+                                  "cosine): a paraphrase.")
+    scan_min_low: float = Field(0.4, ge=0, le=1, description="See scan_dense_min.")
+    cell_chars: int = Field(90, ge=20, description="A table cell quotes at most this many characters of its "
+                            "clause (cut at clause marks around the best-matching clause).")
 
 
 class TunedConfig(BaseModel):

@@ -73,13 +73,18 @@ class Timings(BaseModel):
     completion_tokens: int = 0
 
 
-PlanKind = Literal["fact", "quantity", "list", "who", "compare", "why_how", "summary"]
+# who: 「哪些单位…」 (a row per body); aggregate: 「哪些报告/几份报告提到…」 (a row per report); both scan
+# every report (rag/answering/scan.py). compare: one table column per side (rag/answering/compare.py).
+PlanKind = Literal["fact", "quantity", "list", "who", "aggregate", "compare", "why_how", "summary"]
 
 
 class Scope(BaseModel):
     """Where the answer must come from, as the question states it (None: not stated)."""
 
     body: str | None = Field(None, description="A government body named: 「县水利局」「城管部门」.")
+    body_kind: str | None = Field(None, description="who/aggregate: the kind of body asked about: 「民政」 "
+                                                    "(哪些民政部门), 「乡镇」, 「区县」; None for any.")
+    label: str | None = Field(None, description="compare: how the question names this side.")
     place: str | None = Field(None, description="A place named apart from a body: 「枫香塘村」「XX街道」.")
     period: str | None = Field(None, description="「2023年下半年」「2024年」「上半年」.")
     report_kind: Literal["总结", "计划"] | None = Field(None, description="A summary or a plan, when asked.")
@@ -117,7 +122,13 @@ class QuestionPlan(BaseModel):
     @property
     def across_reports(self) -> bool:
         """Evidence must come from several reports: 「哪些单位」, comparisons, 「各部门」「都提到」."""
-        return self.kind in ("who", "compare") or self.facts.across_reports
+        return self.kind in ("who", "aggregate", "compare") or self.facts.across_reports
+
+    @property
+    def scans_reports(self) -> bool:
+        """Answered by scanning every report for the subject, one table row per report that states it; not
+        when the question names one body or place (「XX镇计划在哪几个村…」 lists inside its reports)."""
+        return self.kind in ("who", "aggregate") and self.scope.body is None and self.scope.place is None
 
     @property
     def target(self) -> str:
@@ -134,6 +145,21 @@ class QuestionPlan(BaseModel):
 # figure asked for; withheld: the report writes that figure as XX (the answer quotes that clause);
 # no_claim: nothing checkable could be said from the passages.
 RefusalCode = Literal["out_of_scope", "no_passages", "off_topic", "not_stated", "withheld", "no_claim"]
+
+
+class TableCell(BaseModel):
+    """One cell: text verbatim from its cited clause (or metadata of the cited report, or 「未提及」)."""
+
+    text: str
+    citations: list[int] = Field(default_factory=list, description="The [n] of the citations it rests on.")
+
+
+class Table(BaseModel):
+    """A cross-report answer as a table: a row per report (who/aggregate) or per aspect (compare)."""
+
+    kind: Literal["reports", "compare"]
+    columns: list[str]
+    rows: list[list[TableCell]] = Field(default_factory=list)
 
 
 class Answer(BaseModel):
@@ -156,6 +182,8 @@ class Answer(BaseModel):
     timings: Timings = Field(default_factory=Timings)
     plan: QuestionPlan | None = Field(None, description="What the service understood the question to ask "
                                                         "(rag/answering/plan.py).")
+    table: Table | None = Field(None, description="Cross-report questions: the rows, each cell citing its "
+                                                  "clause; `answer` then holds the same table as Markdown.")
 
 
 # Streaming: evidence first (within ~100 ms of the question), then tokens of the draft, then the checked
@@ -172,9 +200,18 @@ class TokenEvent(BaseModel):
     text: str
 
 
+class RowEvent(BaseModel):
+    """One verified table row, sent as soon as it is checked (before the final answer)."""
+
+    event: Literal["row"] = "row"
+    columns: list[str]
+    row: list[TableCell]
+    citations: list[Citation] = Field(description="The citations the row's cells refer to.")
+
+
 class AnswerEvent(BaseModel):
     event: Literal["answer"] = "answer"
     answer: Answer
 
 
-StreamEvent = EvidenceEvent | TokenEvent | AnswerEvent
+StreamEvent = EvidenceEvent | TokenEvent | RowEvent | AnswerEvent

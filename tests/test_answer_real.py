@@ -133,3 +133,40 @@ def test_unreachable_endpoint_falls_back_to_quotes(service):
                            OpenAIHTTPGenerator(f"http://127.0.0.1:{_free_port()}", connect_timeout_s=1))
     a = remote.ask("县水利局2023年下半年在资金管理上有什么安排？")
     assert not a.refused and a.citations and a.fallback and "failed" in a.fallback
+
+
+def _cross_dev(pred) -> list:
+    from eval.check_gold import read_gold
+    from rag.config import PROJECT_ROOT
+
+    return [i for i in read_gold(PROJECT_ROOT / "eval" / "cross-dev.jsonl") if pred(i)]
+
+
+def test_who_question_scans_every_report_with_the_real_encoder(service):
+    from eval.answers import score
+
+    items = _cross_dev(lambda i: i.complete)[:4]
+    for item in items:
+        events = list(service.stream(item.question))
+        rows = [e for e in events if type(e).__name__ == "RowEvent"]
+        answer = events[-1].answer
+        assert answer.table is not None and len(rows) == len(answer.table.rows), item.id
+        assert answer.model is None and not any(isinstance(e, TokenEvent) for e in events)
+        _verbatim(service, answer)
+        r = score(item, answer)
+        assert r.report_recall >= 0.75 and r.report_precision >= 0.75, (item.id, r.report_recall,
+                                                                          r.report_precision)
+
+
+def test_comparison_binds_each_figure_to_its_side(service):
+    from eval.answers import score
+
+    items = _cross_dev(lambda i: any(any(c.isdigit() for f in s.key_facts for c in str(f)) for s in i.sides))
+    shown = right = 0
+    for item in items[:4]:
+        answer = service.ask(item.question)
+        assert answer.table is not None and answer.table.kind == "compare", item.id
+        _verbatim(service, answer)
+        r = score(item, answer)
+        shown, right = shown + r.side_figures, right + r.side_figures_right
+    assert shown >= 4 and right == shown

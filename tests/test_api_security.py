@@ -374,7 +374,8 @@ def test_openapi_documents_the_stream_and_every_status(client, lib_settings):
     spec = client.get("/openapi.json").json()
     stream = spec["paths"]["/v1/ask/stream"]["post"]["responses"]
     events = stream["200"]["content"]["text/event-stream"]["schema"]["oneOf"]
-    assert [e["properties"]["event"]["const"] for e in events] == ["evidence", "token", "answer", "error"]
+    names = [e["properties"]["event"]["const"] for e in events]
+    assert names == ["evidence", "token", "row", "answer", "error"]
     for name in ("EvidenceEvent", "TokenEvent", "AnswerEvent", "ErrorEvent"):
         assert name in spec["components"]["schemas"]
     assert set(stream) >= {"200", "403", "413", "421", "422", "503"} and "401" not in stream  # no key set

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from eval.answers import score, summarize
-from eval.check_gold import GoldItem
-from rag.contracts import Answer, Citation
+from eval.check_gold import GoldItem, Side, Source
+from rag.contracts import Answer, Citation, Table, TableCell
 
 QUOTE_A = "全年共安排审计项目29个，其中市本级审计项目19个。"
 QUOTE_B = "完成28个乡镇、334个村点位安装。"
@@ -107,3 +107,56 @@ def test_misattached_figures_and_withheld_answers_are_counted():
     s = summarize([score(withheld, said), score(unanswerable, refused)])
     assert s["withheld_stated"] == 1.0 and s["refused_unanswerable"] == 1.0
     assert s["refused_unanswerable_explicit"] == 1.0 and s["misattached_figures"] == 0
+
+
+# -- tables: reports found, side figures --------------------------------------------------------------
+
+
+def _side_citation(n: int, quote: str, title: str) -> Citation:
+    return Citation(n=n, quote=quote, report_id=title, report_title=title, source_file="x.txt",
+                    section_id=f"s{n}", section_path=["一"], line_start=n, line_end=n, char_start=0,
+                    char_end=len(quote))
+
+
+def _table_answer(rows: list[list[TableCell]], citations: list[Citation], columns: list[str]) -> Answer:
+    from rag.answering.tables import markdown
+
+    table = Table(kind="compare" if columns[0] == "方面" else "reports", columns=columns, rows=rows)
+    q = "问题"
+    return Answer(question=q, standalone_question=q, answer="共有2份报告提到「审计」：\n\n" + markdown(table),
+                  refused=False, mode="extractive", citations=citations, table=table)
+
+
+def test_reports_found_against_complete_gold():
+    a, b, c = "甲局2023年工作总结", "乙局2023年工作总结", "丙局2023年工作总结"
+    item = GoldItem.model_construct(
+        id="q1", question="哪些单位提到了审计？", type="aggregate", answerable=True, expected="answer",
+        key_facts=["审计项目29个"], complete=True, sides=[], notes="t",
+        sources=[Source.model_construct(file="x.txt", report_title=t) for t in (a, b)])
+    answer = _table_answer(
+        [[TableCell(text="甲局"), TableCell(text=QUOTE_A, citations=[1])],
+         [TableCell(text="丙局"), TableCell(text=QUOTE_B, citations=[2])]],
+        [_side_citation(1, QUOTE_A, a), _side_citation(2, QUOTE_B, c)], ["单位", "原文要点"])
+    r = score(item, answer)
+    assert (r.report_recall, r.report_precision) == (0.5, 0.5)
+    assert r.claim_sentences == 2  # the cited cells; the header, the rule and the metadata cells are not
+    assert r.key_fact_recall == 1.0 and summarize([r])["report_recall"] == 0.5
+
+
+def test_a_side_figure_counts_as_right_only_in_a_cell_citing_that_sides_report():
+    a, b = "甲县2023年工作总结", "乙县2023年工作总结"
+    sides = [Side.model_construct(label="甲县", file="x.txt", report_title=a, key_facts=["29个"]),
+             Side.model_construct(label="乙县", file="x.txt", report_title=b, key_facts=["28个乡镇"])]
+    item = GoldItem.model_construct(
+        id="q2", question="甲县和乙县各完成了什么？", type="compare", answerable=True, expected="answer",
+        key_facts=["29个", "28个乡镇"], complete=False, sides=sides, notes="t",
+        sources=[Source.model_construct(file="x.txt", report_title=t) for t in (a, b)])
+    right = _table_answer([[TableCell(text="完成"), TableCell(text=QUOTE_A, citations=[1]),
+                            TableCell(text=QUOTE_B, citations=[2])]],
+                          [_side_citation(1, QUOTE_A, a), _side_citation(2, QUOTE_B, b)],
+                          ["方面", "甲县", "乙县"])
+    assert (score(item, right).side_figures, score(item, right).side_figures_right) == (2, 2)
+    # the same cells citing the other side's report: the figures are shown, bound to the wrong side
+    swapped = right.model_copy(
+        update={"citations": [_side_citation(1, QUOTE_A, b), _side_citation(2, QUOTE_B, a)]})
+    assert (score(item, swapped).side_figures, score(item, swapped).side_figures_right) == (2, 0)

@@ -241,3 +241,40 @@ def test_cli_takes_the_corpus_option(tmp_path: Path, capsys) -> None:
     assert "corpus folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # one name for the option everywhere
         main([*args, "--data", str(data)])
+
+
+def _compare_item(**changes: Any) -> dict[str, Any]:
+    item = copy.deepcopy(BASE)
+    item.update(id="q003", type="compare", question="XX局和YY局各做了什么？", key_facts=["1.5亿元", "14项"],
+                sources=BASE["sources"] + OTHER["sources"],
+                sides=[{"label": "XX局", "file": "sample.txt", "report_title": "XX局2023年下半年工作计划",
+                        "key_facts": ["1.5亿元"]},
+                       {"label": "YY局", "file": "sample.txt", "report_title": "YY局2023年上半年工作总结",
+                        "key_facts": ["14项"]}])
+    item.update(changes)
+    return item
+
+
+def test_cross_report_sets_pass_and_are_disjoint() -> None:
+    dev = check(ROOT / "eval" / "cross-dev.jsonl", ROOT / "data", counts=False, expect_reports=0)
+    sealed = check(ROOT / "eval" / "cross-sealed.jsonl", ROOT / "data", counts=False, expect_reports=0)
+    assert dev.errors == [] and sealed.errors == []
+    items = dev.items + sealed.items
+    assert sum(i.complete for i in items) >= 40 and sum(bool(i.sides) for i in items) >= 30
+    assert not {i.question for i in dev.items} & {i.question for i in sealed.items}
+
+
+def test_sides_are_checked_against_their_own_reports(tmp_path: Path) -> None:
+    assert run(tmp_path, [_compare_item(), OTHER]).errors == []
+    swapped = _compare_item()
+    swapped["sides"][0]["key_facts"] = ["14项"]  # YY局's figure given to XX局
+    errors = run(tmp_path, [swapped, OTHER]).errors
+    assert any("side 'XX局': key fact not in that side's source lines: '14项'" in e for e in errors), errors
+    same = _compare_item()
+    same["sides"][1] = dict(same["sides"][0], label="XX局2")
+    assert any("two sides need different reports" in e for e in run(tmp_path, [same, OTHER]).errors)
+
+
+def test_complete_is_for_aggregate_items_only(tmp_path: Path) -> None:
+    errors = run(tmp_path, [broken(complete=True), OTHER]).errors
+    assert any("complete is for aggregate items only" in e for e in errors), errors

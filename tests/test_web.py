@@ -5,9 +5,11 @@ Screenshots land in tests/artifacts/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -62,9 +64,11 @@ def offline_context(browser, base_url: str, **kwargs):
     return context
 
 
-@pytest.fixture
-def page(browser, base_url):
-    context = offline_context(browser, base_url, viewport={"width": 1280, "height": 860}, locale="zh-CN")
+@contextlib.contextmanager
+def chat_page(browser, base_url: str, **kwargs):
+    """The chat page, ready, in an offline desktop context with the clipboard allowed."""
+    context = offline_context(browser, base_url, viewport={"width": 1280, "height": 860}, locale="zh-CN",
+                              **kwargs)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
     page = context.new_page()
     errors: list[str] = []
@@ -75,6 +79,12 @@ def page(browser, base_url):
     context.close()
     assert not errors, errors  # no JavaScript errors on the way
     assert not context.outside, context.outside  # works offline: nothing fetched from elsewhere
+
+
+@pytest.fixture
+def page(browser, base_url):
+    with chat_page(browser, base_url) as page:
+        yield page
 
 
 def ask(page, question: str) -> None:
@@ -248,3 +258,45 @@ def test_a_question_waiting_for_the_model_shows_its_place(page, service, base_ur
         other.join(30)
     finally:
         service.token_delay = 0.04
+
+
+@pytest.fixture(scope="module")
+def table_url(tmp_path_factory, real_corpus, fake_retriever):
+    """A live server with the real answer service (fake encoder, no LLM): tables need no model."""
+    from rag.answering.service import AnswerService
+    from rag.config import Settings
+
+    tmp = tmp_path_factory.mktemp("web-table")
+    settings = Settings(models_dir=tmp / "m", cache_dir=tmp / "c", index_dir=tmp / "i", _env_file=None)
+    with live_server(create_app(settings, service=AnswerService(fake_retriever, real_corpus))) as url:
+        yield url
+
+
+def test_a_cross_report_answer_is_a_table_with_clickable_citations_and_copies(browser, table_url):
+    with chat_page(browser, table_url, accept_downloads=True) as page:
+        _check_table_answer(page)
+
+
+def _check_table_answer(page) -> None:
+    ask(page, "哪些民政部门在建老年食堂？")
+    page.wait_for_selector(".msg.assistant .actions:not([hidden])", timeout=10_000)
+    headers = page.locator(".answer-table th").all_inner_texts()
+    assert headers == ["单位", "报告", "时期", "原文要点"]
+    rows = page.locator(".answer-table tbody tr")
+    assert rows.count() >= 1
+    assert page.inner_text(".table-intro").startswith(f"共有{rows.count()}份报告提到")
+    assert "民政局" in rows.nth(0).locator("td").nth(0).inner_text()
+    # a citation chip in a cell opens the report at the quoted clause
+    page.click(".answer-table .cite[data-n='1']")
+    mark = page.wait_for_selector("#reader mark.quote", timeout=5_000)
+    assert mark.inner_text().replace("\n", "").strip()[:6] in rows.nth(0).inner_text().replace("\n", "")
+    page.click("#reader-close")
+    page.click(".copy-md")
+    page.wait_for_selector(".copy-md:text('已复制')")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("| 单位 | 报告 | 时期 | 原文要点 |\n|---|---|---|---|\n| ") and "[1] |" in copied
+    with page.expect_download() as info:
+        page.click(".download-csv")
+    data = Path(info.value.path()).read_bytes().decode("utf-8-sig")
+    assert data.startswith("单位,报告,时期,原文要点\r\n") and data.count("\r\n") == rows.count() + 1
+    page.screenshot(path=artifact("chat-table.png"), full_page=True)

@@ -24,6 +24,9 @@ _STREAM_DOC = """Server-Sent Events, in this order:
 * `event: evidence` — `EvidenceEvent`: the candidate passages (what citations can point to), sent as soon
   as retrieval is done — retrieval does not wait for the model, even when other questions hold it;
 * `event: token` — `TokenEvent`, many: the model's draft as it is written (not yet checked);
+* `event: row` — `RowEvent`, one per table row, for cross-report questions (「哪些单位提到了…」,
+  「A和B在…上有何不同」): each row as soon as it is checked against its clauses, with the citations its
+  cells refer to (no tokens: these tables are built without the model);
 * `event: answer` — `AnswerEvent`: the checked answer (text, citations, unsupported sentences, timings);
 * or `event: error` — `{"error": {"type", "message", "status"}}` if the answer failed.
 
@@ -47,9 +50,10 @@ async def ask(body: AskRequest, request: Request, service: ServiceDep, worker: W
 
 @router.post("/ask/stream", summary="Ask a question; stream evidence, tokens and the answer (SSE)",
              description=_STREAM_DOC, response_class=EventStreamResponse, status_code=200,
-             responses={200: {"description": "Server-Sent Events: `evidence`, `token`…, then `answer` (or "
-                              "`error`). The schema describes one event: its name and its `data`, one JSON "
-                              "object (EvidenceEvent, TokenEvent, AnswerEvent or ErrorEvent).",
+             responses={200: {"description": "Server-Sent Events: `evidence`, `token`… or `row`…, then "
+                              "`answer` (or `error`). The schema describes one event: its name and its "
+                              "`data`, one JSON object (EvidenceEvent, TokenEvent, RowEvent, AnswerEvent or "
+                              "ErrorEvent).",
                               "content": {"text/event-stream": {
                                   "schema": ASK_STREAM_EVENT,
                                   "example": (

@@ -193,6 +193,84 @@ function renderInline(container, text, byN) {
   container.appendChild(document.createTextNode(text.slice(last)));
 }
 
+// ---------------------------------------------------------------- tables (cross-report answers)
+
+// A cell's text with its citation numbers, as the Markdown and CSV copies carry them.
+function cellText(cell) { return cell.text + cell.citations.map((n) => `[${n}]`).join(""); }
+
+function tableMarkdown(table) {
+  const row = (cells) => "| " + cells.map((c) => c.replace(/\s+/g, " ").replace(/\|/g, "\\|")).join(" | ") + " |";
+  return [row(table.columns), "|" + "---|".repeat(table.columns.length),
+    ...table.rows.map((r) => row(r.map(cellText)))].join("\n");
+}
+
+function tableCSV(table) {
+  const field = (s) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return [table.columns, ...table.rows.map((r) => r.map(cellText))]
+    .map((r) => r.map(field).join(",")).join("\r\n") + "\r\n";
+}
+
+// An empty <table> with the given columns, rows appended by appendTableRow.
+function tableElement(columns) {
+  const wrap = document.createElement("div");
+  wrap.className = "answer-table";
+  const table = document.createElement("table");
+  const head = table.createTHead().insertRow();
+  for (const c of columns) {
+    const th = document.createElement("th");
+    th.textContent = c;
+    head.appendChild(th);
+  }
+  table.createTBody();
+  wrap.appendChild(table);
+  return wrap;
+}
+
+function appendTableRow(wrap, cells, byN) {
+  const tr = $("tbody", wrap).insertRow();
+  for (const cell of cells) {
+    const td = tr.insertCell();
+    renderInline(td, cellText(cell), byN);
+  }
+}
+
+// The final table answer: the count line, the table with citation chips, copy-as-Markdown and CSV download.
+function renderTable(container, answer) {
+  const byN = new Map(answer.citations.map((c) => [c.n, c]));
+  container.innerHTML = "";
+  const intro = document.createElement("div");
+  intro.className = "table-intro";
+  intro.textContent = answer.answer.split("\n\n")[0];
+  container.appendChild(intro);
+  const wrap = tableElement(answer.table.columns);
+  for (const cells of answer.table.rows) appendTableRow(wrap, cells, byN);
+  container.appendChild(wrap);
+  const tools = document.createElement("div");
+  tools.className = "table-tools";
+  const md = document.createElement("button");
+  md.type = "button";
+  md.className = "copy-md ghost small";
+  md.textContent = "复制 Markdown";
+  md.addEventListener("click", (e) => copyText(tableMarkdown(answer.table), e.currentTarget, "复制 Markdown"));
+  const csv = document.createElement("button");
+  csv.type = "button";
+  csv.className = "download-csv ghost small";
+  csv.textContent = "下载 CSV";
+  csv.addEventListener("click", () => {
+    // a BOM, so spreadsheet programs read the Chinese text as UTF-8
+    const blob = new Blob(["\ufeff" + tableCSV(answer.table)], { type: "text/csv;charset=utf-8" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = "answer-table.csv";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  });
+  tools.append(md, csv);
+  container.appendChild(tools);
+}
+
 function sourceItem(src, text, onClick) {
   const li = document.createElement("li");
   li.innerHTML = `<span class="src-title"></span><span class="src-excerpt"></span>`;
@@ -222,7 +300,8 @@ function showFinal(el, answer) {
   el.classList.toggle("refused", answer.refused);
   if (answer.evidence && answer.evidence.length) showEvidence(el, answer.evidence);
   $(".sources", el).open = false;  // the answer's own citations list what it used; the rest folds away
-  renderAnswerText(answerBox, answer.answer, answer.citations);
+  if (answer.table && !answer.refused) renderTable(answerBox, answer);
+  else renderAnswerText(answerBox, answer.answer, answer.citations);
   if (answer.refused) {
     const label = document.createElement("div");
     label.className = "refusal-label";
@@ -288,7 +367,7 @@ function showError(el, message, retry) {
   $(".notes", el).appendChild(box);
 }
 
-async function copyText(text, button) {
+async function copyText(text, button, label = "复制") {
   try {
     await navigator.clipboard.writeText(text);
   } catch (_) {  // no clipboard API outside secure contexts: fall back to a hidden textarea
@@ -300,7 +379,7 @@ async function copyText(text, button) {
     ta.remove();
   }
   button.textContent = "已复制";
-  setTimeout(() => { button.textContent = "复制"; }, 1500);
+  setTimeout(() => { button.textContent = label; }, 1500);
 }
 
 function answerAsText(answer) {
@@ -345,6 +424,8 @@ async function runExchange(index) {
       return;
     }
     let draft = "";
+    let liveTable = null;
+    const rowCitations = new Map();
     for await (const { event, data } of readSSE(res)) {
       if (event === "comment") {
         const m = /^queued (\d+)/.exec(data);
@@ -356,6 +437,16 @@ async function runExchange(index) {
       if (event === "evidence") {
         showEvidence(el, data.evidence);
         $(".progress-text", el).textContent = data.evidence.length ? "正在生成回答…" : "正在整理回答…";
+      } else if (event === "row") {
+        // a checked table row, before the final answer: shown at once, chips already clickable
+        if (!liveTable) {
+          answerBox.innerHTML = "";
+          liveTable = tableElement(data.columns);
+          answerBox.appendChild(liveTable);
+        }
+        for (const c of data.citations) rowCitations.set(c.n, c);
+        appendTableRow(liveTable, data.row, rowCitations);
+        $(".progress-text", el).textContent = `已核对 ${$("tbody", liveTable).rows.length} 行…`;
       } else if (event === "token") {
         draft += data.text;
         answerBox.textContent = draft;

@@ -26,5 +26,6 @@ class AskContext:
 
     def answer(self, **fields) -> Answer:
         """An Answer to this question; ``fields`` give the answer text, citations, refusal…"""
-        return Answer(question=self.question, standalone_question=self.standalone, evidence=self.evidence,
-                      mode=self.mode, plan=self.plan, **fields)
+        fields.setdefault("evidence", self.evidence)
+        return Answer(question=self.question, standalone_question=self.standalone, mode=self.mode,
+                      plan=self.plan, **fields)

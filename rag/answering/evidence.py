@@ -22,7 +22,7 @@ from rag.contracts import Evidence
 from rag.corpus import Corpus, Section, read_source
 from rag.corpus.reading import SourceText
 from rag.errors import RagError
-from rag.retrieval.chunking import heading_span
+from rag.retrieval.chunking import Chunk, heading_span
 from rag.retrieval.retriever import Hit
 from rag.text.bigrams import BigramIdf, bigrams, query_grams, relevance
 from rag.text.sentences import sentence_bounds
@@ -97,6 +97,14 @@ def _window(units: list[_Unit], max_chars: int, seed: tuple[int, int] | None = N
             hi += 1
             size += len(units[hi].text)
     return units[lo : hi + 1]
+
+
+def whole_passage(item: Hit | Chunk, n: int, score: float) -> Evidence:
+    """A text hit or chunk as one passage, verbatim and whole (tables: no prompt to keep short)."""
+    return Evidence(id=n, chunk_id=item.chunk_id, report_id=item.report_id, report_title=item.report_title,
+                    source_file=item.source_file, section_id=item.section_id, section_path=item.section_path,
+                    text=item.text, score=round(score, 4), line_start=item.line_start, line_end=item.line_end,
+                    char_start=item.char_start, char_end=item.char_end)
 
 
 class EvidenceSelector:

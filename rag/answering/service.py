@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+from rag.answering.compare import Comparer
 from rag.answering.context import AskContext
 from rag.answering.draft import answer_from_draft
 from rag.answering.evidence import BigramIdf, EvidenceSelector, query_grams, relevance
@@ -29,7 +30,9 @@ from rag.answering.plan import read_plan
 from rag.answering.prompt import build_messages, evidence_label
 from rag.answering.quantity import quantity_gap
 from rag.answering.render import missing_premises, refusal
+from rag.answering.scan import ReportScanner
 from rag.answering.scope import ScopeChecker
+from rag.answering.tables import compare_answer, report_rows, reports_answer
 from rag.answering.verify.binding import bound, states_detail
 from rag.config import AnswerConfig
 from rag.contracts import (
@@ -41,6 +44,7 @@ from rag.contracts import (
     Evidence,
     EvidenceEvent,
     RefusalCode,
+    RowEvent,
     StreamEvent,
     Timings,
     TokenEvent,
@@ -56,6 +60,13 @@ __all__ = ["AnswerConfig", "AnswerService", "validate_question"]
 
 # A character a question can be searched by: Chinese, or a letter or digit.
 _SEARCHABLE_RE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+
+
+def _no_llm(answer: Answer) -> Answer:
+    """Tables are built from the reports' clauses without the model; an LLM-mode question says so."""
+    if answer.mode == "llm":
+        answer.fallback = "跨报告的表格直接由报告原文逐条核对生成，不经LLM改写"
+    return answer
 
 
 def validate_question(question: str, history: Sequence[Turn]) -> str:
@@ -86,6 +97,8 @@ class AnswerService:
         idf = getattr(retriever, "idf", None) or BigramIdf(c.search_text for c in retriever.index.chunks)
         self.selector = EvidenceSelector(corpus, idf, self.config)
         self.scope = ScopeChecker(corpus)
+        self.scanner = ReportScanner(retriever, corpus.reports, self.scope, self.config)
+        self.comparer = Comparer(retriever, list(corpus.reports), self.scope, self.selector, self.config)
 
     def warm_up(self) -> None:
         """Pay one-off costs before the first user does: the query encoder's first call, and the LLM's
@@ -118,6 +131,11 @@ class AnswerService:
         timings = Timings(retrieval_ms=round((time.perf_counter() - t0) * 1000, 1))
         yield EvidenceEvent(standalone_question=ctx.standalone, evidence=ctx.evidence,
                             retrieval_ms=timings.retrieval_ms)
+
+        if ctx.plan.scans_reports or ctx.plan.kind == "compare":
+            table = yield from self._table(ctx, timings, t0)
+            if table:
+                return
 
         refused = self._refusal_before_answering(ctx)
         if refused is not None:
@@ -169,6 +187,47 @@ class AnswerService:
         subject = query_grams(about, self.selector.idf) if about else {}
         return AskContext(question=q, standalone=standalone, mode=mode, plan=plan, hits=hits,
                           evidence=evidence, grams=grams, subject_grams=subject or grams)
+
+    def _table(self, ctx: AskContext, timings: Timings, t0: float) -> Iterator[StreamEvent]:
+        """Cross-report questions answered as a table, without the LLM: who/aggregate by scanning every
+        report (scan.py), compare side by side (compare.py). Rows are sent as they are built. Returns
+        whether the question was answered here (a comparison whose sides are not two distinct sets of
+        reports goes the ordinary way)."""
+        if len(_SEARCHABLE_RE.findall(normalize_for_search(ctx.standalone))) < 2:
+            return False
+        verdict = self.scope.check(ctx.plan)
+        if not verdict.in_scope:
+            yield AnswerEvent(answer=self._finish(refusal(ctx, "out_of_scope", verdict.reason), timings, t0))
+            return True
+        if ctx.plan.scans_reports:
+            kind = ctx.plan.scope.body_kind
+            if kind and not self.scanner.reports_for(ctx.plan):
+                reason = f"报告库中没有{kind}{'' if kind[-1] in '县区镇乡村道' else '部门'}的报告"
+                yield AnswerEvent(answer=self._finish(refusal(ctx, "out_of_scope", reason), timings, t0))
+                return True
+            rows = []
+            for row in report_rows(self.scanner.scan(ctx.plan)):
+                rows.append(row)
+                cells, _, citation = row
+                yield RowEvent(columns=["单位", "报告", "时期", "原文要点"], row=cells, citations=[citation])
+            answer = reports_answer(ctx, rows) if rows else refusal(ctx, "off_topic")
+            yield AnswerEvent(answer=self._finish(_no_llm(answer), timings, t0))
+            return True
+        sides = self.comparer.sides(ctx.plan)
+        if sides is None:
+            return False
+        self.comparer.fill(ctx.plan, sides, ctx.standalone)
+        if not any(s.points for s in sides):
+            yield AnswerEvent(answer=self._finish(refusal(ctx, "off_topic"), timings, t0))
+            return True
+        answer = _no_llm(compare_answer(ctx, sides))
+        assert answer.table is not None
+        for cells in answer.table.rows:
+            cited = {n for c in cells for n in c.citations}
+            yield RowEvent(columns=answer.table.columns, row=cells,
+                           citations=[c for c in answer.citations if c.n in cited])
+        yield AnswerEvent(answer=self._finish(answer, timings, t0))
+        return True
 
     def _refusal_before_answering(self, ctx: AskContext) -> tuple[RefusalCode, str | None] | None:
         """Refuse before any generation when the plan's target cannot be in the passages: the scope is

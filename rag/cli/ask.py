@@ -22,7 +22,7 @@ def _ask(args: argparse.Namespace) -> int:
     from rag.answering.service import validate_question
     from rag.app import open_answer_service
     from rag.config import Settings
-    from rag.contracts import AnswerEvent, EvidenceEvent, TokenEvent
+    from rag.contracts import AnswerEvent, EvidenceEvent, RowEvent, TokenEvent
     from rag.errors import InvalidQuestion
 
     validate_question(args.question, ())  # fail fast, before loading models
@@ -36,6 +36,8 @@ def _ask(args: argparse.Namespace) -> int:
             print(f"[{len(event.evidence)} passages in {event.retrieval_ms:.0f} ms]", file=sys.stderr)
         elif isinstance(event, TokenEvent) and args.stream:
             print(event.text, end="", file=sys.stderr, flush=True)
+        elif isinstance(event, RowEvent) and args.stream:
+            print(" | ".join(" ".join(c.text.split())[:30] for c in event.row), file=sys.stderr, flush=True)
         elif isinstance(event, AnswerEvent):
             answer = event.answer
     assert answer is not None
@@ -44,7 +46,15 @@ def _ask(args: argparse.Namespace) -> int:
     if args.json:
         print(answer.model_dump_json(indent=2))
         return 0
-    print(answer.answer)
+    if answer.table is not None:
+        from rag.answering.tables import aligned
+
+        # the text is 「共有N份报告…：」 then the same table as Markdown; a terminal gets aligned columns
+        print(answer.answer.split("\n\n", 1)[0])
+        print()
+        print(aligned(answer.table))
+    else:
+        print(answer.answer)
     if answer.citations:
         print("\n来源：" if not answer.refused else "")
         for c in answer.citations:

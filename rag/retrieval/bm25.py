@@ -38,6 +38,16 @@ def tokenize(text: str) -> list[str]:
     return [t for t in (tok.strip() for tok in tokens) if t and _WORD.search(t) and t not in STOPWORDS]
 
 
+def word_starts(text: str) -> set[int]:
+    """Where jieba's precise mode starts a word in ``text``: 「县人民政府」 → {0, 1}, so 「民政」 at 2 is no
+    word of it."""
+    starts, at = set(), 0
+    for word in _jieba().lcut(text):
+        starts.add(at)
+        at += len(word)
+    return starts
+
+
 class BM25:
     def __init__(self, docs_tokens: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
         vocab: dict[str, int] = {}

@@ -45,12 +45,15 @@ class Filters(BaseModel):
     body: str | None = Field(None, description="substring of the issuing body or report title, e.g. 水利局")
     level: str | None = Field(None, description="市/区/县/乡/镇/街道/村")
     report_id: str | None = None
+    report_ids: list[str] | None = Field(None, description="any of these reports (one side of a comparison)")
 
     def active(self) -> bool:
         return any(v for v in self.model_dump().values())
 
     def matches(self, c: Chunk) -> bool:
         if self.report_id and c.report_id != self.report_id:
+            return False
+        if self.report_ids is not None and c.report_id not in self.report_ids:
             return False
         if self.period and not any(self.period in p for p in c.periods):
             return False
