@@ -46,12 +46,15 @@ _WHO_VERB_RE = re.compile(r"(?:的|在)?(?:[^。？?]{0,14}(?:报告|材料|总�
                           # what the body does to the subject: 「在|做|防溺水」「开展|反诈」
                           r"(?:做好|抓好|落实好|开展了?|推进|推动|落实|实施|加强|部署|做|搞|抓)?")
 # More levels after the first: 「哪些乡镇、街道或村一级的报告」.
-_LEVEL_NOUN = r"(?:乡镇|镇街|街道|社区|村|县|区|镇|乡)"
+# 「乡」 never before 「镇」: 「乡镇」 is read one way only, or a run of them would backtrack exponentially.
+_LEVEL_NOUN = r"(?:乡镇|镇街|街道|社区|村|县|区|镇|乡(?!镇))"
 _LEVELS_ONLY_RE = re.compile(rf"^(?:[、，,和或及与]?{_LEVEL_NOUN})+$")
 _MORE_LEVELS_RE = re.compile(rf"(?:[、，,和或及与]?{_LEVEL_NOUN})+(?:一级|级)?|(?:一级|级)")
 _LEVEL_UNIT_RE = re.compile(r"的?(?:单位|部门|机构|政府)")
 # 「河长制（河湖长制）」「第五次全国经济普查（五经普）」: another name for the same thing, either counts.
-_ALIAS_RE = re.compile(r"([\u4e00-\u9fffA-Za-z0-9]{2,})[（(]([^（）()]{2,12})[）)]")
+# The name before the bracket is looked at behind (two characters), not captured: a captured run would be
+# rescanned from every position of a long run of name characters, quadratic on a long text.
+_ALIAS_RE = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9]{2})[（(]([^（）()]{2,12})[）)]")
 # 「发放消费券来促进消费」: what follows a purpose word says why, not what is done.
 _PURPOSE_RE = re.compile(r"(?:来|用来|用于|以便|从而|进而|以此)"
                          r"(?:促进|推动|提升|提高|保障|实现|加强|带动|解决)")
@@ -134,7 +137,7 @@ _SIDE_TAIL = rf"(?:{QUESTION_BODY_SUFFIXES}|县|区|市|镇|乡|村|旗|盟|系�
 # After the second side's name: the rest of the question (a time word, 「在…上」, 「的…」, 「各」…).
 _SIDE_B_END_RE = re.compile(rf"{_SIDE_TAIL}(?=在|的|上半年|下半年|今年|明年|去年|全年|20\d\d|各|分别|有何|"
                             r"有什么|哪个|相比|对比|都|是否|谁)")
-_SIDE_NAME_END_RE = re.compile(rf"{_SIDE_TAIL}(?:[（(][^）)]*[）)])?$")
+_SIDE_NAME_END_RE = re.compile(rf"{_SIDE_TAIL}(?:[（(][^）)]{{0,20}}[）)])?$")  # bounded: linear on any text
 # A question that sets two sides against each other: 「各…」「分别」「有何不同」「相比」.
 _SIDES_CUE_RE = re.compile(r"各|分别|不同|区别|异同|相比|对比|比较|哪个更|谁更")
 _TWO_OF_RE = re.compile(r"^(?:两|二)(?:个|家|份|所)")
@@ -272,7 +275,7 @@ def _who(norm: str) -> tuple[str | None, str] | None:
     after = _PURPOSE_RE.split(after)[0]
     after = _WANTED_RE.sub("", re.sub(r"[？?。！!]+$", "", after))
     # 「河长制（河湖长制）」「反诈、防范电信网络诈骗」: either name, either item, is the subject stated
-    after = _ALIAS_RE.sub(r"\1或\2", after).replace("、", "或")
+    after = _ALIAS_RE.sub(r"或\1", after).replace("、", "或")
     subject = _subject(after, []) or _subject(norm[: m.start()], [])
     return kind, subject
 
