@@ -8,6 +8,11 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # Rebuilt when pyproject.toml changes; downloads and built wheels (llama-cpp-python takes ~7 min
 # to compile once) stay in pip's cache under ~/.cache/pip, shared by every clone on the machine.
 INSTALLED := $(VENV)/.installed
+# llama.cpp is compiled for this CPU (-march=native), but without its AMX kernels: in llama-cpp-python
+# 0.3.36 they crash (SIGSEGV in ggml_backend_amx_mul_mat) on the Xeons that have AMX, CI's among them.
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CMAKE_ARGS ?= -DCMAKE_C_FLAGS="$(NO_AMX)" -DCMAKE_CXX_FLAGS="$(NO_AMX)"
+LLAMA_PIN = $$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
 PYTEST_ARGS ?=
 
 .PHONY: install models index run test test-unit lint eval clean help browser bench-load
@@ -26,6 +31,11 @@ $(INSTALLED): pyproject.toml | $(PY)
 	# CPU torch first: on these machines torch==2.13.0 is a local file; a bare `torch` pulls CUDA.
 	$(PIP) install --quiet "torch==2.13.0"
 	$(PIP) install --quiet -e ".[dev]"
+	# pip's wheel cache does not key on CMAKE_ARGS: a wheel it built earlier with AMX kernels is rebuilt once.
+	@if grep -qs ggml_backend_amx_mul_mat $(VENV)/lib/python3*/site-packages/llama_cpp/lib/libggml-cpu.so; then \
+		echo "rebuilding llama-cpp-python without AMX kernels (~4 min)"; \
+		$(PIP) cache remove 'llama_cpp_python*' >/dev/null; \
+		$(PIP) install --quiet --force-reinstall --no-deps "$(LLAMA_PIN)"; fi
 	touch $@
 
 install: $(INSTALLED)
