@@ -91,7 +91,6 @@ def _check_limit(limit: int | None) -> None:
 
 def _retrieval(args: argparse.Namespace) -> int:
     from embeddings.cache import EmbeddingCache
-    from embeddings.encoder import model_fingerprint
     from eval.retrieval import evaluate, format_by_type, format_table, load_gold, write_json
     from eval.runner import naive_retriever
     from rag.app import open_encoder, open_index
@@ -140,7 +139,7 @@ def _retrieval(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
             t0 = time.perf_counter()
-            build_index(corpus, encoder, Path(tmp), cache, model_fingerprint(settings.embedding_model_path()),
+            build_index(corpus, encoder, Path(tmp), cache, settings.embedding_model_id(),
                         cfg=chunk_config(settings), progress=False)
             timings["warm_rebuild_s"] = time.perf_counter() - t0
             cache.close()

@@ -12,7 +12,6 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from embeddings.encoder import model_fingerprint
 from models.fetch import Fetcher
 from models.manifest import load_manifest
 from rag.config import PROJECT_ROOT, Settings
@@ -52,9 +51,10 @@ def git_state(root: Path = PROJECT_ROOT) -> dict:
 def embedding_fingerprint(settings: Settings) -> dict:
     """The embedding model's name and ``model_fingerprint`` (what the index manifest and cache key use)."""
     out: dict = {"name": settings.embedding_model}
+    if settings.embedding_base_url:
+        out["server"] = settings.embedding_base_url
     try:
-        path = settings.embedding_model_path()
-        out["fingerprint"] = model_fingerprint(path)
+        out["fingerprint"] = settings.embedding_model_id()
     except (OSError, RagError) as exc:
         out["fingerprint"] = None
         out["error"] = str(exc)

@@ -16,8 +16,17 @@ from rag.retrieval.index import SearchIndex, ensure_index
 from rag.retrieval.retriever import Retriever
 
 
-def open_encoder(settings: Settings) -> Encoder:
-    """The embedding model (torch and the weights load here, not at import)."""
+def open_encoder(settings: Settings) -> EncoderLike:
+    """The embedding model (torch and the weights load here, not at import), or a client of the embeddings
+    server when ``embedding_base_url`` is set."""
+    if settings.embedding_base_url:
+        from embeddings.remote import EmbeddingServerError, RemoteEncoder
+
+        try:
+            return RemoteEncoder(settings.embedding_base_url, settings.embedding_remote_model,
+                                 settings.embedding_api_key, batch_size=settings.embedding_batch_size)
+        except EmbeddingServerError as exc:
+            raise ModelMissing(str(exc)) from exc
     try:
         return Encoder(settings.embedding_model_path(), threads=settings.threads)
     except ModelNotFound as exc:
@@ -37,7 +46,7 @@ def open_index(settings: Settings, rebuild: bool = False, corpus: Corpus | None 
     if corpus is None:
         version = open_corpus_version(settings)
         corpus, prefer = version.corpus, version.index_version
-    return ensure_index(corpus, settings.index_dir, settings.embedding_model_path(), settings.cache_dir,
+    return ensure_index(corpus, settings.index_dir, settings.embedding_model_id(), settings.cache_dir,
                         encoder_factory=lambda: encoder or open_encoder(settings), rebuild=rebuild,
                         cfg=chunk_config(settings), progress=progress, prefer=prefer)
 

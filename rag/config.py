@@ -57,6 +57,18 @@ class Settings(BaseSettings):
         description="Name of the embedding model in models/manifest.toml, or a path to a "
         "sentence-transformers folder.",
     )
+    embedding_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible embeddings server (e.g. http://10.0.0.6:8081: llama.cpp's server, "
+        "vLLM, TEI, Infinity) to embed with instead of the in-process model; it must serve the same model "
+        "(README, 'Scaling out').",
+    )
+    embedding_api_key: str | None = Field(None, description="Bearer token for `embedding_base_url`, if any.")
+    embedding_remote_model: str = Field(
+        "embeddinggemma-300m", description="Model name sent to `embedding_base_url`; also keys the embedding "
+        "cache and the index, so vectors of different models never mix.",
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=2048, description="Texts per request to the server.")
     llm_model: str = Field(
         "qwen2.5-coder-0.5b-instruct",
         description="Name of the GGUF model in models/manifest.toml used for answers.",
@@ -166,6 +178,14 @@ class Settings(BaseSettings):
         if candidate.is_absolute() or candidate.exists():
             return candidate.resolve()
         return _manifest_model(self.embedding_model).install_path(self.models_dir)
+
+    def embedding_model_id(self) -> str:
+        """Identifies the vectors the configured encoder makes (index manifest, embedding cache keys)."""
+        if self.embedding_base_url:
+            return f"remote:{self.embedding_remote_model}"
+        from embeddings.encoder import model_fingerprint
+
+        return model_fingerprint(self.embedding_model_path())
 
     def llm_model_path(self) -> Path:
         """GGUF file to load: ``llm_path`` if set, else the manifest model inside ``models_dir``."""

@@ -3,19 +3,15 @@ and the same GGUF behind llama.cpp's own OpenAI-compatible server for the HTTP b
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rag.answering.generation import ChatMessage, GenerationParams, OpenAIHTTPGenerator, Usage
 from rag.answering.service import AnswerService
 from rag.contracts import AnswerEvent, EvidenceEvent, TokenEvent
 from rag.corpus import read_source
+from tests import engines
 
 pytestmark = pytest.mark.slow
 
@@ -66,49 +62,12 @@ def test_unanswerable_is_refused_with_nearest_sections(service, question):
     _verbatim(service, a)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(real_settings, tmp_path_factory):
     """llama.cpp's OpenAI-compatible server on loopback, serving the same GGUF."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    # Its log goes to a file: llama.cpp writes a lot while loading, and an unread pipe would fill up
-    # and stall the server before it ever listens.
-    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(real_settings.llm_model_path()),
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-             "--model_alias", "local-qwen"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{_tail(log_path)}")
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"llama_cpp.server did not answer on {url} within 300 s; its log ends:\n"
-                        f"{_tail(log_path)}")
+    with engines.llama_server(real_settings.llm_model_path(), tmp_path_factory.mktemp("llama_server"),
+                              "--n_ctx", "2048", "--model_alias", "local-qwen") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _tail(path, n: int = 3000) -> str:
-    return path.read_bytes()[-n:].decode("utf-8", "replace")
 
 
 def test_http_backend_streams_from_a_real_server(llama_server):
@@ -129,8 +88,8 @@ def test_answer_service_over_http_backend(service, llama_server):
 
 
 def test_unreachable_endpoint_falls_back_to_quotes(service):
-    remote = AnswerService(service.retriever, service.corpus,
-                           OpenAIHTTPGenerator(f"http://127.0.0.1:{_free_port()}", connect_timeout_s=1))
+    down = f"http://127.0.0.1:{engines.free_port()}"
+    remote = AnswerService(service.retriever, service.corpus, OpenAIHTTPGenerator(down, connect_timeout_s=1))
     a = remote.ask("县水利局2023年下半年在资金管理上有什么安排？")
     assert not a.refused and a.citations and a.fallback and "failed" in a.fallback
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from embeddings.cache import EmbeddingCache
+from embeddings.encoder import model_fingerprint
 from rag.corpus import load_corpus
 from rag.errors import IndexNotReady
 from rag.retrieval import index as index_mod
@@ -32,8 +33,8 @@ def model_dir(tmp_path) -> Path:
 
 
 def _ensure(corpus_dir, tmp_path, model_dir, enc, **kw):
-    return ensure_index(load_corpus(corpus_dir), tmp_path / "index", model_dir, tmp_path / "cache",
-                        encoder_factory=lambda: enc, progress=False, **kw)
+    return ensure_index(load_corpus(corpus_dir), tmp_path / "index", model_fingerprint(model_dir),
+                        tmp_path / "cache", encoder_factory=lambda: enc, progress=False, **kw)
 
 
 def test_build_then_load_round_trip(corpus_dir, tmp_path, model_dir, fake_encoder):

@@ -17,6 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch_parser = sub.add_parser("fetch", help="download, assemble and verify model weights")
     fetch.add_arguments(fetch_parser)
     fetch_parser.set_defaults(func=_fetch)
+    gguf_parser = sub.add_parser(
+        "gguf-embedding", help="convert the embedding model to a GGUF for llama.cpp's server "
+        "(remote embeddings)")
+    gguf_parser.add_argument("--force", action="store_true", help="convert again even if up to date")
+    gguf_parser.set_defaults(func=_gguf_embedding)
     list_parser = sub.add_parser("list", help="list manifest models and whether they are installed")
     list_parser.add_argument("--json", action="store_true")
     list_parser.set_defaults(func=_list)
@@ -30,6 +35,21 @@ def _fetch(args: argparse.Namespace) -> int:
                            force=args.force)
     except fetch.ModelFetchError as exc:
         raise ModelFetchError(str(exc)) from exc
+    return 0
+
+
+def _gguf_embedding(args: argparse.Namespace) -> int:
+    from models import convert
+    from models.errors import ModelFetchError as LeafFetchError
+
+    settings = Settings()
+    try:
+        out = convert.make_embedding_gguf(settings.embedding_model_path(),
+                                          convert.gguf_path(settings.models_dir, settings.embedding_model),
+                                          settings.cache_dir / "llama-cpp-src", force=args.force)
+    except LeafFetchError as exc:
+        raise ModelFetchError(str(exc)) from exc
+    print(out)
     return 0
 
 

@@ -49,7 +49,6 @@ from pathlib import Path, PurePath
 from tqdm import tqdm
 
 from embeddings.cache import EmbeddingCache
-from embeddings.encoder import model_fingerprint
 from rag.config import Settings
 from rag.corpus.loader import corpus_files
 from rag.corpus.segment import SegmentMode
@@ -325,11 +324,10 @@ class Library:
         corpus = build_corpus(tmp, files, removed)
         keep_parsed(files)
         step("parsed")
-        model_path = settings.embedding_model_path()
         cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
         try:
             index = build_index(corpus, self.encoder_factory(), settings.index_dir, cache,
-                                model_fingerprint(model_path), chunk_config(settings), progress=self.progress,
+                                settings.embedding_model_id(), chunk_config(settings), progress=self.progress,
                                 make_current=False)
         finally:
             cache.close()

@@ -27,7 +27,6 @@ import numpy as np
 from pydantic import BaseModel
 
 from embeddings.cache import EmbeddingCache, cached_encode
-from embeddings.encoder import model_fingerprint
 from rag.corpus import Corpus
 from rag.errors import IndexNotReady
 from rag.retrieval.bm25 import BM25, tokenize
@@ -253,7 +252,7 @@ def load_index(index_dir: Path, name: str | None = None) -> SearchIndex:
     return SearchIndex(manifest, chunks, tokens, dense, version=version.name)
 
 
-def ensure_index(corpus: Corpus, index_dir: Path, model_path: Path, cache_dir: Path,
+def ensure_index(corpus: Corpus, index_dir: Path, model_id: str, cache_dir: Path,
                  encoder_factory: Callable[[], object], rebuild: bool = False,
                  cfg: ChunkConfig | None = None, progress: bool = True,
                  prefer: str | None = None) -> tuple[SearchIndex, bool]:
@@ -262,7 +261,6 @@ def ensure_index(corpus: Corpus, index_dir: Path, model_path: Path, cache_dir: P
     ``prefer``: a version folder to use if it fits the corpus (the one an ingest built for this corpus
     version), checked before ``CURRENT``; a reader never depends on ``CURRENT`` having been swapped."""
     cfg = cfg or ChunkConfig()
-    model_id = model_fingerprint(model_path)
     if not rebuild and prefer is not None:
         preferred = read_manifest(index_dir, prefer)
         if preferred is not None and preferred.matches(model_id, corpus.content_hash, cfg):
