@@ -15,7 +15,7 @@ export CMAKE_ARGS ?= -DCMAKE_C_FLAGS="$(NO_AMX)" -DCMAKE_CXX_FLAGS="$(NO_AMX)"
 LLAMA_PIN = $$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: install models index run test test-unit lint eval clean help browser bench-load
+.PHONY: install models index run test test-unit lint eval clean help browser system-packages bench-load
 
 help:
 	@echo "make run    set up everything missing, then serve on http://127.0.0.1:8000"
@@ -49,15 +49,20 @@ index: models
 run: index
 	$(VENV)/bin/rag serve
 
-# The browser tests drive Debian's Chromium through Playwright (no browser download at test time);
-# CJK fonts make their screenshots legible. Installed once, as root; elsewhere those tests say what to do.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] \
-		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
-		>/dev/null; } || echo "make: could not install chromium (needs root); the browser tests need it" >&2
+# Debian packages the tests drive: Chromium through Playwright for the browser tests (no browser download
+# at test time; CJK fonts make their screenshots legible), and nginx as the reverse proxy in front of two
+# workers (tests/test_scale_out.py). Installed once, as root; elsewhere those tests say what to do.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk nginx-light
+system-packages:
+	@{ command -v chromium && { command -v nginx || [ -x /usr/sbin/nginx ]; }; } >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } \
+		|| echo "make: could not install $(SYSTEM_PACKAGES) (needs root); the browser and proxy tests need them" >&2
+
+browser: system-packages
 
 # Every tier: unit, integration and slow (README, "Tests"). No -m filter here: CI runs this.
-test: models browser
+test: models system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The unit tier alone: fakes only, so it needs neither the models nor Chromium.

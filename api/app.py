@@ -28,6 +28,7 @@ from api.routes import answers, browse, library, ops
 from api.schemas import SSE_EVENT_MODELS
 from api.security import GuardMiddleware
 from api.worker import LLMWorker
+from embeddings.protocol import release_passage_model
 from rag import __version__
 from rag.answering.protocol import AnswerServiceProtocol
 from rag.config import Settings
@@ -59,6 +60,8 @@ def _load_service(settings: Settings) -> AnswerServiceProtocol:
     from rag.app import open_answer_service  # heavy imports only when really serving
 
     service: AnswerServiceProtocol = open_answer_service(settings)
+    # the index is built or loaded by now: until an upload, only questions are embedded
+    release_passage_model(service.retriever.encoder)
     service.warm_up()  # the first question should not pay for the encoder's and LLM's first call
     return service
 

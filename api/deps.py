@@ -17,7 +17,7 @@ from api.errors import ApiError, public_text
 from api.metrics import Metrics
 from api.security import key_from_headers, key_matches
 from api.worker import LLMWorker
-from embeddings.protocol import Encoder
+from embeddings.protocol import Encoder, release_passage_model
 from rag.answering.protocol import AnswerServiceProtocol
 from rag.config import Settings
 from rag.corpus import Corpus
@@ -90,6 +90,7 @@ class Runtime:
                 self._swap(library.last.corpus, library.last_index, library.last.name)
         finally:
             self.swap_lock.release()
+            release_passage_model(encoder)  # reloaded for this upload's passages; questions need none
         return summary
 
     def reload_if_changed(self) -> bool:

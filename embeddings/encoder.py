@@ -7,9 +7,13 @@ Vectors are L2-normalised, so inner product is cosine similarity.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import ctypes
+import gc
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -47,6 +51,12 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def _trim_heap() -> None:
+    """Give freed heap pages back to the OS (glibc keeps them otherwise, and RSS would not drop)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the process reuses the memory instead
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class ModelNotFound(FileNotFoundError):
     """No sentence-transformers model at the path; the app turns this into the project's ModelMissing."""
 
@@ -59,17 +69,48 @@ class Encoder:
                 f"embedding model not found at {model_path}; run `make models` (or `rag models fetch`)"
             )
         import torch
-        from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
         self.model_path = model_path
         self.batch_size = batch_size
-        self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        self._load_lock = threading.Lock()
+        self._fp32 = self._load()
         self._bf16_queries = cpu_has_bf16() if bf16_queries is None else bf16_queries
-        self.dim: int = (getattr(self._model, "get_embedding_dimension", None)
-                          or self._model.get_sentence_embedding_dimension)() or 768
+        self.dim: int = (getattr(self._fp32, "get_embedding_dimension", None)
+                          or self._fp32.get_sentence_embedding_dimension)() or 768
         # Identifies the vectors this encoder makes (cache keys, index manifests).
         self.model_id = model_fingerprint(model_path)
+
+    def _load(self):
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+
+    @property
+    def _model(self):
+        """The fp32 model that embeds passages (and queries, without bf16); reloaded from disk if a server
+        released it (``release_passage_model``) and an upload now needs passages embedded (~2 s)."""
+        with self._load_lock:
+            if self._fp32 is None:
+                self._fp32 = self._load()
+            return self._fp32
+
+    def release_passage_model(self) -> bool:
+        """Keep one copy of the model when queries run in bf16: a server embeds only queries until someone
+        uploads a report, and a second, fp32 copy is 1.2 GB of its memory. Made before the first query,
+        the bf16 copy is the fp32 model converted in place, so the two never coexist. Returns whether
+        memory was released."""
+        if not self._bf16_queries or self._fp32 is None:
+            return False
+        with self._load_lock:
+            if "_query_model" not in self.__dict__:
+                import torch
+
+                self.__dict__["_query_model"] = self._fp32.to(torch.bfloat16)
+            self._fp32 = None
+        gc.collect()
+        _trim_heap()
+        return True
 
     @cached_property
     def _query_model(self):

@@ -42,3 +42,11 @@ class Encoder(Protocol):
                          progress: bool = False) -> np.ndarray:
         """``encode_inputs(document_inputs(texts, titles))``."""
         ...
+
+
+def release_passage_model(encoder: object) -> None:
+    """Let an encoder drop what only passages need (the real one's fp32 copy, when queries have a bf16 copy
+    of their own): a server calls this once it is warm, and after each upload."""
+    release = getattr(encoder, "release_passage_model", None)
+    if release is not None:
+        release()

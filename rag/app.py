@@ -71,7 +71,8 @@ def open_generator(settings: Settings) -> Generator:
     if settings.llm_base_url:
         return OpenAIHTTPGenerator(settings.llm_base_url, model=settings.llm_remote_model,
                                    api_key=settings.llm_api_key)
-    return LlamaCppGenerator(settings.llm_model_path(), n_ctx=settings.llm_context, threads=settings.threads)
+    return LlamaCppGenerator(settings.llm_model_path(), n_ctx=settings.llm_context, threads=settings.threads,
+                             n_batch=settings.llm_batch)
 
 
 def open_answer_service(settings: Settings, with_llm: bool = True) -> AnswerService:

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         "the index.",
     )
     llm_context: int = Field(4096, ge=512, le=131072, description="LLM context window in tokens.")
+    llm_batch: int = Field(
+        256, ge=32, le=8192, description="Prompt tokens the in-process LLM evaluates per step. It sizes "
+        "llama.cpp's compute buffer: 151 MB at 256 where 512 took 302 MB (Qwen 0.5B), and 256 evaluated a "
+        "1,000-token prompt in 4.66 s instead of 4.84 s (issue 17).",
+    )
     llm_base_url: str | None = Field(
         None,
         description="OpenAI-compatible server (e.g. http://10.0.0.5:8080) to generate with instead of the "

@@ -16,6 +16,24 @@ def encoder(real_settings):
     return Encoder(real_settings.embedding_model_path(), threads=real_settings.threads)
 
 
+def test_a_serving_encoder_keeps_one_copy_and_reloads_for_passages(real_settings):
+    """A server drops the fp32 copy once queries have their bf16 one; an upload brings it back, with the
+    same vectors as before (passages never depend on the query copy)."""
+    enc = Encoder(real_settings.embedding_model_path(), threads=real_settings.threads, bf16_queries=True)
+    docs = ["加强水利资金监管，规范项目资金拨付，确保专款专用。"]
+    before_docs, before_query = enc.encode_documents(docs), enc.encode_queries(["水利资金监管"])
+    assert enc.release_passage_model() and enc._fp32 is None
+    assert np.array_equal(enc.encode_queries(["水利资金监管"]), before_query)
+    assert enc._fp32 is None  # questions alone never reload it
+    assert np.allclose(enc.encode_documents(docs), before_docs, atol=1e-6) and enc._fp32 is not None
+    # as a server does it: released before the first query, the fp32 model becomes the bf16 one in place
+    fresh = Encoder(real_settings.embedding_model_path(), threads=real_settings.threads, bf16_queries=True)
+    assert fresh.release_passage_model()
+    assert np.array_equal(fresh.encode_queries(["水利资金监管"]), before_query)
+    no_copy = Encoder(real_settings.embedding_model_path(), threads=real_settings.threads, bf16_queries=False)
+    assert not no_copy.release_passage_model()  # its one model serves both
+
+
 def test_embedding_model_ranks_the_relevant_passage_first(encoder):
     q = encoder.encode_queries(["县水利局下半年在资金管理上有什么安排？"])
     docs = encoder.encode_documents(

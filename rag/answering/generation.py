@@ -54,7 +54,7 @@ class LlamaCppGenerator:
     fixed system prompt is evaluated once per process, not per question.
     """
 
-    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2):
+    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, n_batch: int = 256):
         if not path.is_file():
             raise ModelMissing(f"GGUF model not found at {path}; run `make models` or set RAG_LLM_PATH")
         from llama_cpp import Llama
@@ -62,8 +62,9 @@ class LlamaCppGenerator:
         self.path = path
         self.name = path.stem
         self._lock = threading.Lock()
+        # n_batch sizes llama.cpp's compute buffer: see Settings.llm_batch.
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                         verbose=False)
+                         n_batch=min(n_batch, n_ctx), n_ubatch=min(n_batch, n_ctx), verbose=False)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
