@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
-from tests.serve_process import ServeProcess
+from tests.serve_process import ServeProcess, memory_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "eval" / "results"
@@ -37,12 +37,8 @@ OUT = ROOT / "eval" / "results"
 
 def status_mb(pid: int | str = "self") -> dict[str, float]:
     """VmRSS, RssAnon, RssFile and VmHWM (peak) in MB."""
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
-            out[key] = round(int(value.split()[0]) / 1024, 1)
-    return out
+    kb = memory_kb(pid, ("VmRSS", "RssAnon", "RssFile", "VmHWM"))
+    return {key: round(value / 1024, 1) for key, value in kb.items()}
 
 
 def smaps_by_kind(pid: int | str = "self") -> dict[str, float]:

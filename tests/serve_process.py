@@ -14,12 +14,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (the peak) of a process, in kB (Linux /proc)."""
+def memory_kb(pid: int | str, keys: tuple[str, ...] = ("VmRSS", "VmHWM")) -> dict[str, int]:
+    """Memory lines of a process's /proc status, in kB: by default VmRSS and VmHWM (the peak)."""
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in keys:
             out[key] = int(value.split()[0])
     return out
 
