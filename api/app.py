@@ -25,7 +25,7 @@ from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.routes import answers, browse, library, ops
-from api.schemas import SSE_EVENT_MODELS
+from api.schemas import SSE_EVENT_MODELS, UPLOAD_EVENT_MODELS
 from api.security import GuardMiddleware
 from api.worker import LLMWorker
 from embeddings.protocol import release_passage_model
@@ -44,7 +44,8 @@ DESCRIPTION = """Cited answers from Chinese government work reports, offline.
 * `POST /v1/ask`, `POST /v1/ask/stream` (SSE) — questions;
 * `POST /v1/chat/completions`, `GET /v1/models` — OpenAI-compatible;
 * `GET /v1/search`, `GET /v1/reports…` — search and read the reports;
-* `POST /v1/reports`, `DELETE /v1/reports/{id}` — add, replace and remove reports;
+* `POST /v1/reports`, `POST /v1/reports/stream` (SSE), `DELETE /v1/reports/{id}` — add, replace and remove
+  reports;
 * `GET /healthz`, `GET /readyz`, `GET /metrics` — operations;
 * `/` — the chat page.
 
@@ -76,8 +77,9 @@ def _watch_library(runtime: Runtime, stop: threading.Event) -> None:
 
 def _finish_openapi(app: FastAPI, settings: Settings) -> None:
     """The OpenAPI document describes the service as configured: without an API key no operation asks
-    for one (and none answers 401); and the SSE event schemas (api.schemas.SSE_EVENT_MODELS) are added to
-    the components — the stream's 200 response names them, but no route returns them as a model."""
+    for one (and none answers 401); and the SSE event schemas (api.schemas.SSE_EVENT_MODELS and
+    UPLOAD_EVENT_MODELS) are added to the components — a stream's 200 response names them, but no route
+    returns them as a model."""
     generate = app.openapi
 
     def openapi() -> dict:
@@ -98,7 +100,7 @@ def _finish_openapi(app: FastAPI, settings: Settings) -> None:
                         if len(stream) > 1:
                             stream.pop("type", None)
             schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-            for model in SSE_EVENT_MODELS.values():
+            for model in [*SSE_EVENT_MODELS.values(), *UPLOAD_EVENT_MODELS.values()]:
                 doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 for name, sub in doc.pop("$defs", {}).items():
                     schemas.setdefault(name, sub)
@@ -172,8 +174,10 @@ def create_app(settings: Settings | None = None, service: AnswerServiceProtocol 
 
     # Outermost first: metrics see every response, 413s included.
     # Report uploads may be larger than questions: one file of up to ingest_max_bytes, plus the form.
+    upload_limit = settings.ingest_max_bytes + 100_000
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       overrides={("POST", "/v1/reports"): settings.ingest_max_bytes + 100_000})
+                       overrides={("POST", "/v1/reports"): upload_limit,
+                                  ("POST", "/v1/reports/stream"): upload_limit})
     # Host, API key and cross-origin checks before the body is read (api/security.py).
     app.add_middleware(GuardMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)

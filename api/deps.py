@@ -70,11 +70,13 @@ class Runtime:
         self.version = version
         log.info("now serving corpus version %s (%d reports)", version, len(corpus.reports))
 
-    def change_library(self, op: Callable[[Library], ChangeSummary]) -> ChangeSummary:
+    def change_library(self, op: Callable[[Library], ChangeSummary],
+                       on_step: Callable[[str], None] | None = None) -> ChangeSummary:
         """Run an ingest or remove with the loaded encoder, then serve the version it committed.
 
         Writers queue here (one per server) and then on the library's file lock (one per machine); the
-        two waits together last at most ``write_wait_s``, then LibraryBusy (409 with Retry-After)."""
+        two waits together last at most ``write_wait_s``, then LibraryBusy (409 with Retry-After).
+        ``on_step`` is the Library's step callback (rag.library.store.Step), called in this thread."""
         service = self.service
         assert service is not None
         encoder: Encoder = service.retriever.encoder
@@ -83,7 +85,7 @@ class Runtime:
             raise LibraryBusy(f"another upload or delete has been running for over "
                               f"{self.settings.write_wait_s:g} s; retry when it is done")
         try:
-            library = Library(self.settings, encoder_factory=lambda: encoder, progress=False,
+            library = Library(self.settings, encoder_factory=lambda: encoder, on_step=on_step, progress=False,
                               wait_s=max(0.0, deadline - time.monotonic()))
             summary = op(library)
             if summary.changed and library.last is not None:

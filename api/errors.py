@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,6 +72,44 @@ def error_response(status: int, type_: str, message: str, headers: dict[str, str
     return JSONResponse(error_body(type_, message, **extra), status_code=status, headers=headers)
 
 
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What an expected error becomes in a response: status, type, the message shown, headers."""
+
+    status: int
+    type: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    id: str | None = None
+
+    @property
+    def retry_after(self) -> int | None:
+        value = self.headers.get("Retry-After")
+        return int(value) if value is not None and value.isdigit() else None
+
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.type, self.message, headers=self.headers or None, id=self.id)
+
+    def event_body(self) -> dict[str, Any]:
+        """The ``data`` of an SSE ``error`` event: the response's body plus the status (and Retry-After)
+        it would have had, since a stream that has begun can change neither."""
+        return error_body(self.type, self.message, id=self.id, status=self.status,
+                          retry_after=self.retry_after)
+
+
+def describe(exc: RagError) -> ErrorInfo:
+    """The one mapping from a project error to its response, used by the JSON error handlers and by the
+    `error` events of streams: ApiError carries its own; any other RagError gives its class's
+    ``http_status``, its class name in snake_case as the type, and its message without server paths
+    (Retry-After when it names ``retry_after``, and on every 503)."""
+    if isinstance(exc, ApiError):
+        return ErrorInfo(exc.http_status, exc.type, str(exc), dict(exc.headers), exc.id)
+    status = int(getattr(exc, "http_status", 500))
+    retry = getattr(exc, "retry_after", 10 if status == 503 else None)
+    headers = {"Retry-After": str(retry)} if retry is not None else {}
+    return ErrorInfo(status, _snake(type(exc).__name__), public_text(str(exc)), headers)
+
+
 def _loc(loc: tuple | list) -> str:
     """('body', 'history', 3, 'role') → 'history[3].role' (the 'body'/'query' prefix says nothing)."""
     out = ""
@@ -120,16 +159,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.http_status, exc.type, str(exc), headers=exc.headers, id=exc.id)
+        return describe(exc).response()
 
     @app.exception_handler(RagError)
     async def _rag(request: Request, exc: RagError) -> JSONResponse:
-        status = int(getattr(exc, "http_status", 500))
-        if status >= 500:
+        info = describe(exc)
+        if info.status >= 500:
             log.warning("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-        retry = getattr(exc, "retry_after", 10 if status == 503 else None)
-        headers = {"Retry-After": str(retry)} if retry is not None else None
-        return error_response(status, _snake(type(exc).__name__), public_text(str(exc)), headers=headers)
+        return info.response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

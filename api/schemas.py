@@ -18,6 +18,7 @@ from rag.contracts import (
     TokenEvent,
     Turn,
 )
+from rag.library import ChangeSummary
 from rag.retrieval.retriever import Filters, Hit
 
 # Question and history together: what a follow-up needs is the last few turns. A cap on the total (not only
@@ -175,11 +176,37 @@ class ParagraphText(BaseModel):
     kind: str
 
 
+class SectionRef(BaseModel):
+    """A section named for navigation (breadcrumb, previous / next)."""
+
+    id: str
+    heading: str | None = Field(description="None for the report's preamble (the root).")
+    path: list[str] = Field(description="Headings from the top down to this one (empty for the root).")
+
+
+SectionExpand = Literal["section", "chapter"]
+
+
 class SectionText(BaseModel):
     report: ReportSummary
-    section: SectionNode
+    requested_id: str = Field(description="The section asked for (with expand=chapter `section` may be the "
+                                          "top-level section holding it).")
+    section: SectionNode = Field(description="The section returned: the requested one, or with "
+                                             "expand=chapter the top-level section that holds it (itself "
+                                             "when top-level; the root when the root was asked).")
     text: str = Field(description="The section's paragraphs (sub-sections included), one per line.")
     paragraphs: list[ParagraphText]
+    trail: list[SectionRef] = Field(description="Breadcrumb: the sections from the top level down to the "
+                                                "*requested* one, that one included; the root (preamble) "
+                                                "is never in it, so it is empty when the root was asked.")
+    previous: SectionRef | None = Field(
+        description="The section before the *returned* one among the report's sections of the same depth, "
+                    "in reading order across parents (the last （…） of 一、 precedes the first of 二、). "
+                    "The root counts as the first top-level section when it holds paragraphs (a preamble). "
+                    "None at the start.")
+    next: SectionRef | None = Field(
+        description="The section after the returned one, by the same rule; for the root, the first "
+                    "top-level section. None at the end.")
 
 
 # ------------------------------------------------------------------------------------------- health
@@ -314,6 +341,10 @@ class ErrorDetail(BaseModel):
     message: str = Field(examples=["question: the question is empty; type a question"])
     id: str | None = Field(None, description="The unknown id, for 404s.")
     details: list[dict[str, Any]] | None = Field(None, description="Per-field problems, for 422s.")
+    status: int | None = Field(None, description="In a stream's `error` event: the HTTP status the error "
+                                                 "would have had, had the stream not begun.")
+    retry_after: int | None = Field(None, description="In a stream's `error` event: the Retry-After the "
+                                                      "response would have had (seconds).")
 
 
 class ErrorResponse(BaseModel):
@@ -375,6 +406,26 @@ def sse_event_schema(events: dict[str, str | None]) -> dict[str, Any]:
 
 
 ASK_STREAM_EVENT = sse_event_schema({name: model.__name__ for name, model in SSE_EVENT_MODELS.items()})
+
+
+UploadStageName = Literal["parsing", "parsed", "embedding", "saving"]
+
+
+class UploadStage(BaseModel):
+    """`event: stage` of `POST /v1/reports/stream`: the upload has reached this stage."""
+
+    stage: UploadStageName = Field(description="parsing: reading and parsing the files (sent at once); "
+                                   "parsed: every file was read (`reports` lists what was found); "
+                                   "embedding: the new reports' passages are being embedded; saving: the "
+                                   "new version of the corpus is being written and put in service.")
+    reports: list[str] | None = Field(None, description="With `parsed`: the titles of the reports found, "
+                                      "file by file in upload order.")
+
+
+# The event types of `POST /v1/reports/stream`; added to the OpenAPI components like SSE_EVENT_MODELS.
+UPLOAD_EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "stage": UploadStage, "done": ChangeSummary, "error": ErrorEvent}
+UPLOAD_STREAM_EVENT = sse_event_schema({name: model.__name__ for name, model in UPLOAD_EVENT_MODELS.items()})
 # OpenAI's stream: unnamed events ("message") whose data is a ChatCompletionChunk, or the text [DONE].
 CHAT_STREAM_EVENT = sse_event_schema({"message": None})
 

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.errors import error_body, public_text
+from api.errors import describe, error_body
 from api.metrics import Metrics
 from api.schemas import AskRequest
 from api.worker import Job, LLMWorker
@@ -110,12 +110,13 @@ def sse(event: str | None, data: str) -> bytes:
     return (head + "".join(f"data: {line}\n" for line in data.split("\n")) + "\n").encode()
 
 
-def error_payload(exc: BaseException) -> dict[str, Any]:
+def error_payload(exc: BaseException, what: str = "the answer") -> dict[str, Any]:
+    """The data of an ``error`` event: a project error as its JSON response would have been
+    (``api.errors.describe``) plus that response's ``status``; anything else is logged."""
     if isinstance(exc, RagError):
-        etype = getattr(exc, "type", None) or type(exc).__name__
-        return error_body(etype, public_text(str(exc)), status=int(getattr(exc, "http_status", 500)))
-    log.error("answer stream failed", exc_info=exc)
-    return error_body("internal_error", "the answer failed; the error is logged", status=500)
+        return describe(exc).event_body()
+    log.error("%s failed", what, exc_info=exc)
+    return error_body("internal_error", f"{what} failed; the error is logged", status=500)
 
 
 async def answer_events(job: Job, metrics: Metrics) -> AsyncIterator[StreamEvent | None]:

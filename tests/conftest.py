@@ -129,3 +129,15 @@ def fake_service(real_corpus, fake_retriever):
     from tests.fakes import FakeAnswerService
 
     return FakeAnswerService(real_corpus, fake_retriever)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (tests/browser.py), one per test module."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.browser import launch_browser
+
+    with sync_api.sync_playwright() as p:
+        b = launch_browser(p)
+        yield b
+        b.close()

@@ -159,7 +159,9 @@ def test_stream_reports_a_failure_as_an_error_event(client):
     events = parse_sse(client.post("/v1/ask/stream", json={"question": "水利局资金故障"}).text)
     assert [n for n, _ in events] == ["evidence", "error"]
     err = events[-1][1]["error"]
-    assert err["type"] == "GenerationError" and "on purpose" in err["message"] and err["status"] == 503
+    # the type and status the JSON error would have had (api.errors.describe), Retry-After as a field
+    assert err["type"] == "generation_error" and "on purpose" in err["message"] and err["status"] == 503
+    assert err["retry_after"] == 10
 
 
 def test_stream_validates_like_ask(client):
@@ -249,6 +251,83 @@ def test_section_text_has_source_offsets(client, real_corpus):
     assert {p["section_id"] for p in paragraphs} > {section.id}
 
 
+def _refs(refs: list[dict]) -> list[str]:
+    return [r["id"] for r in refs]
+
+
+def test_section_context_trail_and_neighbours(client, real_corpus):
+    report = real_corpus.get(WATER)
+    root = report.root
+    one, two = root.children[0], root.children[1]  # 一、工作举措及成效, 二、下半年工作计划
+    deep = one.children[0].children[1]  # 一、 › （一） › 2、
+    body = client.get(f"/v1/reports/{WATER}/sections/{deep.id}").json()
+    assert body["requested_id"] == deep.id and body["section"]["id"] == deep.id
+    assert _refs(body["trail"]) == [one.id, one.children[0].id, deep.id]  # top level down, root excluded
+    assert body["trail"][-1] == {"id": deep.id, "heading": deep.heading, "path": deep.path}
+    assert body["trail"][0]["path"] == [one.heading]
+    # neighbours among the same depth, in reading order
+    assert body["previous"]["id"] == one.children[0].children[0].id
+    assert body["next"]["id"] == one.children[0].children[2].id
+    # ... across parents: the last 1、 under （一） is followed by the first under （二）
+    last = one.children[0].children[-1]
+    body = client.get(f"/v1/reports/{WATER}/sections/{last.id}").json()
+    assert body["next"]["id"] == one.children[1].children[0].id
+    # the last （四） of 一、 and the first 1、 of 二、 are neighbours at depth 2
+    body = client.get(f"/v1/reports/{WATER}/sections/{one.children[-1].id}").json()
+    assert body["next"]["id"] == two.children[0].id
+    body = client.get(f"/v1/reports/{WATER}/sections/{two.children[0].id}").json()
+    assert body["previous"]["id"] == one.children[-1].id
+    # top level: this report's preamble is empty, so 一、 has no previous; the last has no next
+    assert not root.paragraphs
+    body = client.get(f"/v1/reports/{WATER}/sections/{one.id}").json()
+    assert body["previous"] is None and body["next"]["id"] == two.id and _refs(body["trail"]) == [one.id]
+    body = client.get(f"/v1/reports/{WATER}/sections/{two.children[-1].id}").json()
+    assert body["next"] is None and body["previous"]["id"] == two.children[-2].id
+    # the root: no trail, nothing before it, the first top-level section after it
+    body = client.get(f"/v1/reports/{WATER}/sections/{root.id}").json()
+    assert body["trail"] == [] and body["previous"] is None and body["next"]["id"] == one.id
+    assert body["section"]["heading"] is None
+
+
+def test_a_preamble_comes_before_the_first_top_level_section(client, real_corpus):
+    report = next(r for r in real_corpus.reports if r.root.paragraphs and r.root.children)
+    first = report.root.children[0]
+    body = client.get(f"/v1/reports/{report.id}/sections/{first.id}").json()
+    assert body["previous"] == {"id": report.root.id, "heading": None, "path": []}
+
+
+def test_section_expand_chapter_returns_the_top_level_section(client, real_corpus):
+    report = real_corpus.get(WATER)
+    one, two = report.root.children[0], report.root.children[1]
+    deep = one.children[0].children[1]
+    url = f"/v1/reports/{WATER}/sections"
+    chapter = client.get(f"{url}/{deep.id}", params={"expand": "chapter"}).json()
+    whole = client.get(f"{url}/{one.id}").json()
+    assert chapter["requested_id"] == deep.id and chapter["section"]["id"] == one.id
+    assert chapter["section"] == whole["section"]
+    assert chapter["text"] == whole["text"] and chapter["paragraphs"] == whole["paragraphs"]
+    assert any(p["section_id"] == deep.id for p in chapter["paragraphs"])  # the citation is in it
+    assert _refs(chapter["trail"]) == [one.id, one.children[0].id, deep.id]  # still to the requested one
+    # neighbours are the returned section's: the chapters around it
+    assert chapter["previous"] is None and chapter["next"]["id"] == two.id
+    # a top-level section and the root are their own chapters
+    assert client.get(f"{url}/{two.id}", params={"expand": "chapter"}).json()["section"]["id"] == two.id
+    root = client.get(f"{url}/{report.root.id}", params={"expand": "chapter"}).json()
+    assert root["section"]["id"] == report.root.id and root["trail"] == []
+    assert root["next"]["id"] == one.id
+    # the default is the section itself
+    assert client.get(f"{url}/{deep.id}").json()["section"]["id"] == deep.id
+
+
+def test_section_expand_must_be_known(client):
+    err = assert_error(client.get(f"/v1/reports/{WATER}/sections/{WATER}-s1", params={"expand": "book"}),
+                       422, "invalid_request", "expand")
+    assert err["details"][0]["field"] == "expand"
+    # an unknown section is still a 404, with or without expand
+    assert_error(client.get(f"/v1/reports/{WATER}/sections/{WATER}-s99", params={"expand": "chapter"}),
+                 404, "section_not_found", f"{WATER}-s99", f"GET /v1/reports/{WATER}")
+
+
 def test_unknown_ids_are_404_with_the_id(client, real_corpus):
     err = assert_error(client.get("/v1/reports/no-such-report"), 404, "report_not_found", "no-such-report")
     assert err["id"] == "no-such-report"
@@ -275,13 +354,19 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
     for path in ["/v1/ask", "/v1/ask/stream", "/v1/chat/completions", "/v1/models", "/v1/search",
-                 "/v1/reports", "/v1/reports/{report_id}", "/v1/reports/{report_id}/sections/{section_id}",
+                 "/v1/reports", "/v1/reports/stream", "/v1/reports/{report_id}",
+                 "/v1/reports/{report_id}/sections/{section_id}",
                  "/healthz", "/readyz", "/metrics"]:
         assert path in paths, path
     ask = spec["components"]["schemas"]["AskRequest"]
     assert ask["examples"][0]["question"] == QUESTION
     assert "422" in paths["/v1/ask"]["post"]["responses"]
     assert "text/event-stream" in paths["/v1/ask/stream"]["post"]["responses"]["200"]["content"]
+    upload = paths["/v1/reports/stream"]["post"]["responses"]
+    assert "text/event-stream" in upload["200"]["content"] and "application/json" in upload["422"]["content"]
+    assert {"UploadStage", "ChangeSummary", "ErrorEvent", "SectionRef"} <= set(spec["components"]["schemas"])
+    section = paths["/v1/reports/{report_id}/sections/{section_id}"]["get"]
+    assert any(p["name"] == "expand" for p in section["parameters"])
 
 
 def test_chat_page_and_assets_are_served(client):

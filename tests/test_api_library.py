@@ -3,6 +3,7 @@ the running service swapping to the new version, and queries answered throughout
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from api import app as app_module
 from api.app import create_app
+from api.routes import library as library_routes
 from rag.app import open_version
 from rag.library import Library, Upload
 from rag.retrieval.retriever import Retriever
@@ -211,3 +213,138 @@ def test_docx_upload(client, tmp_path):
     r = client.post("/v1/reports", files=[("files", (path.name, path.read_bytes(),
                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))])
     assert r.status_code == 201 and r.json()["files"][0]["reports"] == ["县林业局2025年工作计划-r01"]
+
+
+# -- POST /v1/reports/stream: the same upload, its progress as Server-Sent Events -------------------
+
+
+def _stream(client, *files: tuple[str, bytes], **data) -> list[tuple[str, dict]]:
+    from tests.test_api_endpoints import parse_sse
+
+    r = client.post("/v1/reports/stream", data=data,
+                    files=[("files", (name, body, "text/plain")) for name, body in files])
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/event-stream")
+    return parse_sse(r.text)
+
+
+def _stages(events: list[tuple[str, dict]]) -> list[str]:
+    return [data["stage"] for name, data in events if name == "stage"]
+
+
+def test_stream_upload_reports_its_stages_then_the_summary(client):
+    before = _ids(client)
+    events = _stream(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode()))
+    assert [name for name, _ in events] == ["stage"] * 4 + ["done"]
+    assert _stages(events) == ["parsing", "parsed", "embedding", "saving"]
+    assert events[0][1] == {"stage": "parsing"}
+    assert events[1][1] == {"stage": "parsed", "reports": [ARCHIVE]}  # found before embedding
+    done = events[-1][1]
+    assert done["changed"] and done["reports_added"] == 1 and done["version"]
+    assert done["files"][0]["titles"] == [ARCHIVE] and done["files"][0]["reports"] == [f"{ARCHIVE}-r01"]
+    assert _ids(client) == before | {f"{ARCHIVE}-r01"}  # the service already answers from it
+    # the same file again changes nothing: no embedding, no saving
+    again = _stream(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode()))
+    assert _stages(again) == ["parsing", "parsed"] and again[-1][0] == "done"
+    assert not again[-1][1]["changed"] and again[-1][1]["files"][0]["action"] == "unchanged"
+
+
+def test_stream_upload_of_a_gbk_text_file(client):
+    events = _stream(client, ("县林业局2025年工作计划.txt", FORESTRY_PLAN.encode("gbk")),
+                     (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode("gb18030")))
+    assert events[-1][0] == "done", events
+    assert events[1][1]["reports"] == ["县林业局2025年工作计划", ARCHIVE]
+    assert [f["titles"] for f in events[-1][1]["files"]] == [["县林业局2025年工作计划"], [ARCHIVE]]
+    assert {"县林业局2025年工作计划-r01", f"{ARCHIVE}-r01"} <= _ids(client)
+
+
+@pytest.mark.parametrize(("name", "data", "words"), [
+    ("县档案局2024年工作总结.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "only .txt"),
+    ("bad.txt", "县档案局".encode() + b"\xff\xfe" + "总结".encode(), "invalid UTF-8"),
+])
+def test_stream_upload_of_a_refused_file_is_an_error_event_and_adds_nothing(client, name, data, words):
+    before = _ids(client)
+    events = _stream(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode()), (name, data))
+    assert [n for n, _ in events] == ["stage", "error"] and _stages(events) == ["parsing"]
+    err = events[-1][1]["error"]
+    assert err["status"] == 422 and err["type"] == "ingest_error", err
+    assert name in err["message"] and words in err["message"] and "nothing was ingested" in err["message"]
+    assert _ids(client) == before  # not even the good file
+
+
+def test_stream_upload_errors_carry_the_status_of_the_plain_upload(client, lib_settings):
+    assert _upload(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode())).status_code == 201
+    # a name already in the corpus, with other content: 409, as POST /v1/reports answers
+    plain = _upload(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT_V2.encode())).json()["error"]
+    events = _stream(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT_V2.encode()))
+    err = events[-1][1]["error"]
+    assert events[-1][0] == "error" and _stages(events) == ["parsing", "parsed"]
+    assert err == {**plain, "status": 409}  # one mapping: same type and message
+    assert err["type"] == "file_exists" and "replace=true" in err["message"]
+    # with replace it goes through
+    events = _stream(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT_V2.encode()), replace="true")
+    assert events[-1][0] == "done" and events[-1][1]["files"][0]["action"] == "replaced"
+
+
+def test_stream_upload_while_another_holds_the_library_is_a_409_error_event(lib_settings):
+    settings = lib_settings.model_copy(update={"write_wait_s": 0.2})
+    app = create_app(settings, service=_service(settings), rebuild_service=_rebuild)
+    with local_client(app, raise_server_exceptions=False) as client:
+        runtime = app.state.runtime
+        assert runtime.swap_lock.acquire(timeout=5)  # another upload is running
+        try:
+            events = _stream(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode()))
+        finally:
+            runtime.swap_lock.release()
+        err = events[-1][1]["error"]
+        assert events[-1][0] == "error" and err["status"] == 409 and err["type"] == "library_busy"
+        assert err["retry_after"] == 10
+        assert _stream(client, (f"{ARCHIVE}.txt", ARCHIVE_REPORT.encode()))[-1][0] == "done"  # free again
+
+
+def test_stream_upload_refuses_bad_requests_before_streaming(lib_settings):
+    # bodies of questions: 2 KB at most; of uploads: a file of 5 KB plus the form (api/app.py)
+    settings = lib_settings.model_copy(update={"ingest_max_bytes": 5000, "max_body_bytes": 2048})
+    with local_client(create_app(settings, service=_service(settings), rebuild_service=_rebuild),
+                      raise_server_exceptions=False) as client:
+        r = client.post("/v1/reports/stream", data={"mode": "auto"})
+        assert r.status_code == 422 and "files" in r.json()["error"]["message"]
+        r = client.post("/v1/reports/stream", files=[("files", ("x.txt", b"abc", "text/plain"))],
+                        data={"mode": "everything"})
+        assert r.status_code == 422 and r.json()["error"]["type"] == "invalid_request"
+        # the body limit of uploads (not of questions) applies, before the stream
+        r = client.post("/v1/reports/stream", files=[("files", ("huge.txt", b"x" * 200_000, "text/plain"))])
+        assert r.status_code == 413 and r.json()["error"]["type"] == "payload_too_large"
+        # a file over the per-file limit in a body within the uploads' limit: an error event with 413
+        events = _stream(client, ("big.txt", b"x" * 6000))
+        assert events[-1][1]["error"]["status"] == 413
+        assert "over the 5.0 KB limit" in events[-1][1]["error"]["message"]
+
+
+def test_stream_stages_come_as_the_ingest_goes_and_leaving_does_not_stop_it(lib_settings):
+    enc = HeldDocumentEncoder()
+    app = create_app(lib_settings, service=_service(lib_settings, enc), rebuild_service=_rebuild)
+    with local_client(app, raise_server_exceptions=False) as client:
+        runtime = app.state.runtime
+        uploads = [Upload(name=f"{ARCHIVE}.txt", data=ARCHIVE_REPORT.encode())]
+
+        async def leave_while_embedding():
+            events = library_routes.upload_events(runtime, uploads, "auto", False)
+            seen = []
+            async for chunk in events:
+                seen.append(chunk.decode())
+                if '"embedding"' in chunk.decode():
+                    break
+            ingest = next(iter(library_routes.RUNNING_UPLOADS))
+            assert not enc.go.is_set() and not ingest.done()  # sent while the passages are being embedded
+            await events.aclose()  # the client leaves
+            enc.go.set()
+            await asyncio.wait([ingest])
+            return seen, ingest.result()
+
+        enc.go.clear()
+        seen, summary = asyncio.run(leave_while_embedding())
+        assert [chunk.split("data: ")[1].strip() for chunk in seen] == [
+            '{"stage":"parsing"}', f'{{"stage":"parsed","reports":["{ARCHIVE}"]}}', '{"stage":"embedding"}']
+        assert summary.changed and not library_routes.RUNNING_UPLOADS
+        assert f"{ARCHIVE}-r01" in _ids(client)  # committed and served though nobody was listening

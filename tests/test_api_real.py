@@ -1,13 +1,11 @@
 """The whole service with the real models on a live loopback server (slow; runs in CI after `make models`):
 the `openai` client package, curl-style SSE, and the chat page in headless Chromium.
-
-Set RAG_UPDATE_DOCS_SCREENSHOT=1 to also refresh docs/chat.png (the README's screenshot).
+(The README's screenshots come from docs/screenshots.py.)
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -16,7 +14,6 @@ import httpx
 import pytest
 
 from api.app import create_app
-from rag.config import PROJECT_ROOT
 from tests.browser import artifact, launch_browser
 from tests.live_server import live_server
 
@@ -107,11 +104,7 @@ def test_chat_page_with_the_real_models(base_url):
         page.click(".answer .cite")
         mark = page.wait_for_selector("#reader mark.quote", timeout=10_000)
         assert mark.inner_text().strip()
-        shot = artifact("chat-real.png")
-        page.screenshot(path=shot)
-        if os.environ.get("RAG_UPDATE_DOCS_SCREENSHOT"):
-            (PROJECT_ROOT / "docs").mkdir(exist_ok=True)
-            shutil.copy(shot, PROJECT_ROOT / "docs" / "chat.png")
+        page.screenshot(path=artifact("chat-real.png"))
         browser.close()
 
 

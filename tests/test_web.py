@@ -5,8 +5,8 @@ Screenshots land in tests/artifacts/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
-import contextlib
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -14,23 +14,15 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from tests.browser import artifact, launch_browser
+from tests.browser import artifact, ask, chat_page, offline_context
 from tests.fakes import FakeAnswerService
 from tests.live_server import live_server
 
 pytestmark = pytest.mark.integration  # Chromium and a real uvicorn server
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 QUESTION = "县水利局下半年在资金管理上有什么安排？"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_browser(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -48,48 +40,10 @@ def base_url(tmp_path_factory, service):
         yield url
 
 
-def offline_context(browser, base_url: str, **kwargs):
-    """A browser context that can reach only our server: anything else is blocked and recorded."""
-    context = browser.new_context(**kwargs)
-    context.outside = []
-
-    def guard(route):
-        if route.request.url.startswith(base_url):
-            route.continue_()
-        else:
-            context.outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    return context
-
-
-@contextlib.contextmanager
-def chat_page(browser, base_url: str, **kwargs):
-    """The chat page, ready, in an offline desktop context with the clipboard allowed."""
-    context = offline_context(browser, base_url, viewport={"width": 1280, "height": 860}, locale="zh-CN",
-                              **kwargs)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(base_url + "/")
-    page.wait_for_selector("#status.ready", timeout=10_000)
-    yield page
-    context.close()
-    assert not errors, errors  # no JavaScript errors on the way
-    assert not context.outside, context.outside  # works offline: nothing fetched from elsewhere
-
-
 @pytest.fixture
 def page(browser, base_url):
     with chat_page(browser, base_url) as page:
         yield page
-
-
-def ask(page, question: str) -> None:
-    page.fill("#question", question)
-    page.press("#question", "Enter")
 
 
 def test_question_streams_and_citation_opens_the_highlighted_quote(page, service):
@@ -166,9 +120,9 @@ def test_report_browser_lists_filters_and_reads_sections(page, real_corpus):
     page.fill("#f-body", "水利局")
     page.wait_for_selector(".count:text('共 1 份报告')", timeout=5_000)
     page.click(".report-item")
-    page.wait_for_selector(".tree a", timeout=5_000)
+    page.wait_for_selector(".tree .link", timeout=5_000)
     assert "县水利局" in page.inner_text("#report-detail h2")
-    page.click(".tree a:text('二、下半年工作计划')")
+    page.click(".tree .link:text('二、下半年工作计划')")
     page.wait_for_selector("#reader-body p", timeout=5_000)
     assert "加强资金监管" in page.inner_text("#reader-body")
     assert page.locator("#reader mark").count() == 0  # reading, not quoting: nothing highlighted
@@ -185,11 +139,25 @@ def test_phone_width(browser, base_url):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
     page.tap(".answer .cite")
     page.wait_for_selector("#reader mark.quote", timeout=5_000)
-    width = page.eval_on_selector("#reader", "e => e.getBoundingClientRect().width")
-    assert width >= 385  # the source opens full-width
-    page.screenshot(path=artifact("chat-phone.png"))
+    box = page.eval_on_selector("#reader", "e => e.getBoundingClientRect().toJSON()")
+    assert box["width"] >= 385 and box["height"] >= 840  # the source opens as a full-screen sheet
+    page.screenshot(path=artifact("chat-phone-reader.png"))
     page.click("#reader-close")
     assert page.is_hidden("#reader")
+    page.screenshot(path=artifact("chat-phone.png"))
+    # conversations: a drawer behind the ☰ button, not a column eating the screen
+    assert not page.is_visible("#sidebar") and page.is_visible("#sidebar-toggle")
+    page.tap("#sidebar-toggle")
+    page.wait_for_selector("#sidebar .conversation", state="visible")
+    assert QUESTION in page.inner_text("#sidebar")
+    page.tap("#sidebar-backdrop", position={"x": 370, "y": 400})
+    page.wait_for_selector("#sidebar", state="hidden")
+    # the library view with its upload zone fits too
+    page.tap(".tab[data-view='reports']")
+    page.wait_for_selector(".report-item", timeout=5_000)
+    assert page.is_visible("#drop-zone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=artifact("library-phone.png"))
     context.close()
 
 
@@ -300,3 +268,146 @@ def _check_table_answer(page) -> None:
     data = Path(info.value.path()).read_bytes().decode("utf-8-sig")
     assert data.startswith("单位,报告,时期,原文要点\r\n") and data.count("\r\n") == rows.count() + 1
     page.screenshot(path=artifact("chat-table.png"), full_page=True)
+
+
+ANSWERS_SHOWN = "n => document.querySelectorAll('.msg.assistant .actions:not([hidden])').length === n"
+STORE = "JSON.parse(localStorage.getItem('rag-conversations-v1'))"
+
+
+def test_a_citation_opens_its_whole_chapter_with_a_breadcrumb_and_neighbours(page):
+    ask(page, QUESTION)
+    page.wait_for_selector(".msg.assistant .actions:not([hidden])", timeout=10_000)
+    page.click(".answer .cite[data-n='1']")
+    mark = page.wait_for_selector("#reader mark.quote", timeout=5_000)
+    crumbs = page.locator("#reader-path .crumb").all_inner_texts()
+    assert crumbs == ["二、下半年工作计划", "5、加强资金监管，确保绩效发挥"]  # the path, top level first
+    body = page.inner_text("#reader-body")
+    # the whole chapter, not only the cited sub-section: its other sub-sections are there too
+    assert "5、加强资金监管" in body and body.count("、") > 5 and len(body) > 3 * len(mark.inner_text())
+    inside = page.evaluate("""() => {
+        const m = document.querySelector('#reader mark.quote').getBoundingClientRect();
+        const b = document.querySelector('#reader-body').getBoundingClientRect();
+        return m.top >= b.top && m.bottom <= b.bottom; }""")
+    assert inside  # scrolled into view
+    assert "一、" in page.inner_text("#reader-prev")  # the previous chapter
+    previous = page.inner_text("#reader-prev").lstrip("‹ ")
+    page.click("#reader-prev")
+    page.wait_for_selector(f"#reader-path .crumb:text('{previous}')")
+    assert "5、加强资金监管" not in page.inner_text("#reader-body")
+    assert page.locator("#reader mark.quote").count() == 0
+    assert "二、下半年工作计划" in page.inner_text("#reader-next")
+    # a breadcrumb step opens that section on its own
+    page.click("#reader-next")
+    page.wait_for_selector("#reader-path .crumb:text('二、下半年工作计划')")
+    page.screenshot(path=artifact("reader-context.png"))
+
+
+def test_a_conversation_is_kept_renamed_exported_continued_and_deleted(browser, base_url):
+    with chat_page(browser, base_url, accept_downloads=True) as page:
+        bodies: list[dict] = []
+        page.on("request", lambda r: bodies.append(json.loads(r.post_data))
+                if r.url.endswith("/v1/ask/stream") else None)
+        ask(page, QUESTION)
+        page.wait_for_function(ANSWERS_SHOWN, arg=1, timeout=10_000)
+        ask(page, "那上半年完成了哪些工作？")
+        page.wait_for_function(ANSWERS_SHOWN, arg=2, timeout=10_000)
+
+        page.reload()
+        page.wait_for_selector("#status.ready", timeout=10_000)
+        item = page.locator("#conversation-list .conversation")
+        assert item.count() == 1
+        assert QUESTION in item.inner_text() and "2 问" in item.inner_text()
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", item.inner_text())  # its date
+        item.locator(".conv-open").click()
+        page.wait_for_function(ANSWERS_SHOWN, arg=2, timeout=5_000)
+        assert page.locator(".msg.user").all_inner_texts() == [QUESTION, "那上半年完成了哪些工作？"]
+        page.click(".msg.assistant:nth-of-type(2) .answer .cite[data-n='1']")  # citations work after reload
+        page.wait_for_selector("#reader mark.quote", timeout=5_000)
+        page.keyboard.press("Escape")
+
+        item.locator(".conv-rename").click()
+        page.fill(".conv-name", "水利资金问答")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#conversation-list .conv-title:text('水利资金问答')")
+        assert page.evaluate(STORE)[0]["title"] == "水利资金问答"
+
+        with page.expect_download() as info:
+            item.locator(".conv-export").click()
+        assert info.value.suggested_filename == "水利资金问答.md"
+        markdown = Path(info.value.path()).read_text(encoding="utf-8")
+        _check_export(markdown, page.evaluate(STORE)[0])
+        artifact("conversation-export.md").write_text(markdown, encoding="utf-8")
+
+        ask(page, "那下半年呢？")  # the follow-up carries the restored history
+        page.wait_for_function(ANSWERS_SHOWN, arg=3, timeout=10_000)
+        assert [t["content"] for t in bodies[-1]["history"][::2]] == [QUESTION, "那上半年完成了哪些工作？"]
+        assert len(page.evaluate(STORE)[0]["exchanges"]) == 3
+        page.screenshot(path=artifact("conversations.png"))
+
+        item.locator(".conv-delete").click()
+        page.click("#confirm-ok")
+        page.wait_for_selector("#no-conversations:not([hidden])")
+        assert page.evaluate(STORE) == [] and page.locator("#messages .msg").count() == 0
+
+
+def _check_export(markdown: str, stored: dict) -> None:
+    """The Markdown has every question and answer, and one numbered source list that the answers' markers
+    point into, each source with its report, section and quote."""
+    assert markdown.startswith("# 水利资金问答\n")
+    questions = [ex["question"] for ex in stored["exchanges"]]
+    assert re.findall(r"^## \d+\. (.+)$", markdown, re.M) == questions
+    body, _, sources = markdown.partition("\n## 来源\n")
+    numbered = dict(re.findall(r"^\[(\d+)\] (.+)$", sources, re.M))
+    assert numbered, markdown
+    for ex in stored["exchanges"]:
+        for c in ex["answer"]["citations"]:
+            label = " › ".join([c["report_title"], *c["section_path"]])
+            n = next(k for k, v in numbered.items() if v == label)
+            assert f"[{n}] {label}\n> {c['quote']}" in sources  # report, section and quote
+    for n in re.findall(r"\[(\d+)\]", body):
+        assert n in numbered  # every marker has its source
+
+
+def test_keyboard_only_ask_and_read(page):
+    assert page.evaluate("document.activeElement.id") == "question"  # typing can start at once
+    page.keyboard.type(QUESTION)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg.assistant .actions:not([hidden])", timeout=10_000)
+    assert page.get_attribute("#messages", "role") == "log"
+    for _ in range(40):  # back from the question box into the answer, until a citation has focus
+        page.keyboard.press("Shift+Tab")
+        if page.evaluate("document.activeElement.classList.contains('cite')"):
+            break
+    else:
+        pytest.fail("no citation chip is reachable with the keyboard")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # visible focus
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#reader mark.quote", timeout=5_000)
+    assert page.get_attribute("#reader", "role") == "dialog"
+    assert page.evaluate("document.activeElement.id") == "reader-body"  # focus moved into the reader
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#reader")
+    assert page.evaluate("document.activeElement.classList.contains('cite')")  # and back where it was
+
+
+def test_two_citations_into_one_report_share_one_reader(browser, table_url):
+    with chat_page(browser, table_url) as page:
+        sections: list[str] = []
+        page.on("request", lambda r: sections.append(r.url) if "/sections/" in r.url else None)
+        page.select_option("#mode", "extractive")
+        ask(page, "县水利局上半年完成了哪些工作？")  # answered from two sub-sections of one chapter
+        page.wait_for_selector(".msg.assistant .actions:not([hidden])", timeout=10_000)
+        chips = page.locator(".answer .cite")
+        titles = chips.evaluate_all("cs => cs.map(c => c.title.split(' › ')[0])")
+        first, second = next((i, j) for i in range(len(titles)) for j in range(i + 1, len(titles))
+                             if titles[i] == titles[j])
+        chips.nth(first).click()
+        page.wait_for_selector("#reader mark.quote", timeout=5_000)
+        quote_one = page.inner_text("#reader mark.quote")
+        assert page.locator("#reader mark.cited").count() >= 1  # the other citation, marked lightly
+        loaded = len(sections)
+        chips.nth(second).click()
+        page.wait_for_function("q => document.querySelector('#reader mark.quote').innerText !== q",
+                               arg=quote_one, timeout=5_000)
+        assert page.is_visible("#reader")
+        assert len(sections) == loaded  # the same chapter in the same reader: nothing fetched again

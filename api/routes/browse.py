@@ -7,6 +7,7 @@ event loop.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -24,12 +25,14 @@ from api.schemas import (
     ReportList,
     ReportSummary,
     SearchResponse,
+    SectionExpand,
     SectionNode,
+    SectionRef,
     SectionText,
     error_responses,
 )
 from rag.corpus import Corpus, Report, Section
-from rag.errors import ReportNotFound, SectionNotFound
+from rag.errors import ReportNotFound
 from rag.retrieval.retriever import Filters, Mode
 
 router = APIRouter(prefix="/v1", tags=["search and reports"], dependencies=[Depends(require_api_key)],
@@ -120,20 +123,58 @@ def get_report(report_id: str, corpus: CorpusDep) -> ReportDetail:
                         sections=node(report.root))
 
 
+def _walk(section: Section, above: tuple[Section, ...] = ()) -> Iterator[tuple[Section, tuple[Section, ...]]]:
+    """Every section in reading order, each with the sections above it (the root first)."""
+    yield section, above
+    for child in section.children:
+        yield from _walk(child, (*above, section))
+
+
+def ref(section: Section) -> SectionRef:
+    return SectionRef(id=section.id, heading=section.heading, path=section.path)
+
+
+def _neighbours(report: Report, section: Section, depth: int) -> tuple[Section | None, Section | None]:
+    """The sections before and after ``section`` among those of its depth, in reading order (across
+    parents). The root (preamble) stands before the top-level sections when it holds paragraphs, and
+    always when it is the one asked about (so its next is the first top-level section)."""
+    root = report.root
+    if depth <= 1:
+        row = ([root] if root.paragraphs or section is root else []) + list(root.children)
+    else:
+        row = [s for s, above in _walk(root) if len(above) == depth]
+    i = next(i for i, s in enumerate(row) if s is section)
+    return (row[i - 1] if i > 0 else None), (row[i + 1] if i + 1 < len(row) else None)
+
+
 @router.get("/reports/{report_id}/sections/{section_id}", response_model=SectionText,
-            summary="A section's full text, paragraph by paragraph with source offsets",
-            responses=error_responses(404, 503))
-def get_section(report_id: str, section_id: str, corpus: CorpusDep) -> SectionText:
+            summary="A section's full text, paragraph by paragraph with source offsets, and where it stands",
+            description="The section with its sub-sections, a breadcrumb (`trail`) down to it, and its "
+                        "neighbours (`previous`, `next`) for reading on. `expand=chapter` returns the whole "
+                        "top-level section that holds it (e.g. to show a citation in its chapter); `trail` "
+                        "and `requested_id` still name the section asked for.",
+            responses=error_responses(404, 422, 503))
+def get_section(
+    report_id: str, section_id: str, corpus: CorpusDep,
+    expand: Annotated[SectionExpand, Query(description="section: the section asked for; chapter: the "
+                                           "top-level section that holds it (itself when top-level, the "
+                                           "root for the root).")] = "section",
+) -> SectionText:
     report = _report(corpus, report_id)
-    try:
-        section = report.section(section_id)
-    except SectionNotFound:
+    found = next(((s, above) for s, above in _walk(report.root) if s.id == section_id), None)
+    if found is None:
         raise ApiError(404, "section_not_found", f"report {report_id} has no section {section_id!r}; "
-                       f"GET /v1/reports/{report_id} lists its sections", id=section_id) from None
+                       f"GET /v1/reports/{report_id} lists its sections", id=section_id)
+    requested, above = found
+    trail = [*above[1:], requested] if above else []  # the root is in no breadcrumb
+    section, depth = (trail[0], 1) if expand == "chapter" and trail else (requested, len(above))
+    previous, following = _neighbours(report, section, depth)
     # Sub-sections included, in source order: reading 「二、」 shows everything under it.
     pairs = sorted(((s, p) for s in section.iter_sections() for p in s.paragraphs),
                    key=lambda sp: sp[1].char_start)
     paragraphs = [ParagraphText(id=p.id, section_id=s.id, text=p.text, line=p.line, char_start=p.char_start,
                                 char_end=p.char_end, kind=p.kind) for s, p in pairs]
-    return SectionText(report=summary(report), section=node(section),
-                       text="\n".join(p.text for p in paragraphs), paragraphs=paragraphs)
+    return SectionText(report=summary(report), requested_id=requested.id, section=node(section),
+                       text="\n".join(p.text for p in paragraphs), paragraphs=paragraphs,
+                       trail=[ref(s) for s in trail], previous=ref(previous) if previous else None,
+                       next=ref(following) if following else None)

@@ -79,7 +79,9 @@ from rag.storage import Lease, fsync_dir, fsync_file, prune_versions, set_curren
 
 KEEP_VERSIONS = 3
 
-Step = Callable[[str], None]  # called with the name of each commit step (progress, crash tests)
+# Called with the name of each step (progress, crash tests): "prepared" when an ingest has read and parsed
+# every upload (``Library.found`` names what they hold; before the writer lock), then the commit's steps.
+Step = Callable[[str], None]
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -165,6 +167,7 @@ class Library:
         self.progress = progress
         self.last: CorpusVersion | None = None  # the version the last commit made, loaded (for the API)
         self.last_index: SearchIndex | None = None
+        self.found: dict[str, list[str]] = {}  # file name -> titles of its reports, from the last ingest
 
     # -- use cases ---------------------------------------------------------------------------------
 
@@ -196,6 +199,8 @@ class Library:
             prepared[item.entry.name] = item
         if rejected and (not skip_bad or not prepared):
             raise rejected_error(rejected, errors)
+        self.found = {name: [r.title for r in item.source.reports] for name, item in prepared.items()}
+        self.on_step("prepared")
         with writer_lock(self.lib, self.wait_s):
             folder, manifest, files = _state(self.settings)
             by_name = {f.name: f for f in files}
