@@ -34,7 +34,6 @@ depend on the machine and on what else it runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -51,9 +50,9 @@ from tqdm import tqdm
 
 from api.app import create_app
 from eval.provenance import git_state
+from eval.retrieval import write_json
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import load_corpus
-from rag.storage import fsync_dir, write_file
 from tests.browser import chromium_path, launch_browser
 from tests.fakes import FakeAnswerService, build_fake_retriever
 from tests.live_server import live_server
@@ -178,18 +177,6 @@ def _app(tmp: Path):
     return create_app(settings, service=service)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write aside, fsync, rename over, fsync the folder (rag/storage.py's primitives)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        write_file(tmp, text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-
-
 def _table(series: dict[str, dict]) -> str:
     names = list(series)
     head = f"{'':32}" + "".join(f"{name + ' p50':>12}{'p95':>9}{'max':>9}" for name in names)
@@ -285,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                     "playwright": _version("playwright")},
         "git": git_state(),
     }
-    _write_atomic(args.out, json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    write_json(args.out, result)
 
     m = result["machine"]
     print(f"\nchat page first paint: {args.loads} cold + {args.loads} warm loads; Chromium {version}, "

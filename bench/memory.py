@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
+from eval.retrieval import write_json
 from tests.serve_process import ServeProcess, memory_kb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,11 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = breakdown(args) if args.command == "breakdown" else serve(args)
     result["measured_at"] = time.strftime("%Y-%m-%d %H:%M")
-    OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"memory-{args.command}-{args.mode}.json"
-    tmp = out.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, out)
+    write_json(out, result)
     print(json.dumps(result.get("smaps"), ensure_ascii=False, indent=2))
     print(f"written: {out}", file=sys.stderr)
     return 0
