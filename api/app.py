@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from api import openai_compat
+from api import heap, openai_compat
 from api.deps import Runtime, ServiceFactory
 from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None, service: AnswerServiceProtocol 
                     log.error("loading the answer service failed: %s", exc)
                     runtime.load_error = exc
                     return
+                heap.settle()
                 runtime.service = loaded  # one assignment: the moment the app turns ready
                 log.info("answer service loaded; ready")
 

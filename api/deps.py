@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api import heap
 from api.errors import ApiError, public_text
 from api.metrics import Metrics
 from api.security import key_from_headers, key_matches
@@ -68,6 +69,7 @@ class Runtime:
             factory = replace_corpus
         self.service = factory(self.service, corpus, index)
         self.version = version
+        heap.settle()  # the old version is dropped by now; one a request still holds goes at the next settle
         log.info("now serving corpus version %s (%d reports)", version, len(corpus.reports))
 
     def change_library(self, op: Callable[[Library], ChangeSummary],

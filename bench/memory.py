@@ -19,6 +19,7 @@ import gc
 import json
 import os
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -128,7 +129,29 @@ def breakdown(args: argparse.Namespace) -> dict:
     for q in tqdm(_questions()[:20], desc="questions", unit="q"):
         service.ask(q, mode=args.mode)
     record("after 20 questions")
-    return {"command": "breakdown", "mode": args.mode, "steps": steps, "smaps": smaps_by_kind()}
+    return {"command": "breakdown", "mode": args.mode, "steps": steps, "smaps": smaps_by_kind(),
+            "gc_pause": gc_pause()}
+
+
+def gc_pause() -> dict:
+    """How long a full cyclic collection stalls the process (GIL held) with the service loaded, before
+    and after api.heap.settle (what rag serve does once loaded)."""
+    from api import heap
+
+    def full_collection_ms() -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            gc.collect()
+            times.append((time.perf_counter() - started) * 1000)
+        return round(statistics.median(times), 1)
+
+    out = {"tracked_objects": len(gc.get_objects()), "full_collection_ms": full_collection_ms()}
+    heap.settle()
+    out.update(frozen_objects=gc.get_freeze_count(), full_collection_ms_after_settle=full_collection_ms())
+    print(f"full GC: {out['full_collection_ms']} ms over {out['tracked_objects']:,} objects; after settle "
+          f"{out['full_collection_ms_after_settle']} ms ({out['frozen_objects']:,} frozen)", file=sys.stderr)
+    return out
 
 
 def serve(args: argparse.Namespace) -> dict:

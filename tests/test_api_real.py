@@ -5,6 +5,7 @@ the `openai` client package, curl-style SSE, and the chat page in headless Chrom
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import subprocess
@@ -37,6 +38,12 @@ def base_url(real_settings):
             assert time.monotonic() < deadline, "the service did not load within 15 minutes"
             time.sleep(0.5)
         yield url
+
+
+def test_the_loaded_service_is_frozen_out_of_the_cyclic_gc(base_url):
+    # api.heap.settle ran once loaded: a full collection no longer walks the corpus and index (~270 ms
+    # with the GIL held, stalling every request, before; see `python -m bench.memory breakdown`).
+    assert gc.get_freeze_count() > 100_000, gc.get_freeze_count()
 
 
 def test_openai_client_gets_a_cited_answer(base_url):

@@ -151,10 +151,14 @@ def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(server, tmp_path):
                   "--max-time", "100")
     # Uploads: the schema cannot say which bytes and names make a report, so a valid-looking upload may
     # be refused with 422 — every other check applies.
+    # `--checks all` limits every response to 10 s; an upload embeds its chunks (~3 a second here).
     _schemathesis(server, tmp_path, "uploads", "--include-name", "POST /v1/reports",
-                  "--exclude-checks", "positive_data_acceptance", "--max-time", "40")
-    # A few generating operations (each answer takes seconds). OpenAI's message schema cannot say "ends
+                  "--exclude-checks", "positive_data_acceptance", "--max-time", "40",
+                  "--max-response-time", "60")
+    # A few generating operations (each answer takes seconds on 2 cores). OpenAI's message schema cannot say "ends
     # with a non-empty user question", so a valid-looking chat request may be refused with 422.
     _schemathesis(server, tmp_path, "answers", "--include-path-regex", GENERATING, "--max-examples", "4",
                   "--phases", "examples,fuzzing", "--max-time", "120",
-                  "--exclude-checks", "positive_data_acceptance")
+                  "--exclude-checks", "positive_data_acceptance",
+                  # an LLM answer to a long generated question took 10.5 s here; a hang still fails
+                  "--max-response-time", "120")
