@@ -21,7 +21,6 @@ Writes eval/results/tables-cost.json and tables-cost.png (cost against the numbe
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.check_gold import GoldItem, read_gold
+from eval.retrieval import write_json
 from rag.answering.service import AnswerService
 from rag.config import PROJECT_ROOT, Settings
 from rag.contracts import AnswerEvent, RowEvent
@@ -162,10 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         points.append(point)
         print(f"{point['reports']} reports, {point['chunks']} chunks: reports table {point['reports_table']}"
               f" · comparison {point['compare']}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(points, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(args.out)
+    write_json(args.out, points)
     plot(points, args.out.with_suffix(".png"))
     return 0
 

@@ -155,8 +155,8 @@ def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(server, tmp_path):
     _schemathesis(server, tmp_path, "uploads", "--include-name", "POST /v1/reports",
                   "--exclude-checks", "positive_data_acceptance", "--max-time", "40",
                   "--max-response-time", "60")
-    # A few generating operations (each answer takes seconds on 2 cores). OpenAI's message schema cannot say "ends
-    # with a non-empty user question", so a valid-looking chat request may be refused with 422.
+    # A few generating operations (each answer takes seconds on 2 cores). OpenAI's message schema cannot
+    # say "ends with a non-empty user question", so a valid-looking chat request may be refused with 422.
     _schemathesis(server, tmp_path, "answers", "--include-path-regex", GENERATING, "--max-examples", "4",
                   "--phases", "examples,fuzzing", "--max-time", "120",
                   "--exclude-checks", "positive_data_acceptance",

@@ -82,3 +82,4 @@ def test_generation_frees_native_memory_without_the_cyclic_gc(real_settings):
         gc.enable()
     assert grown_mb < 8, f"RSS grew {grown_mb:.1f} MB over 20 answers"
     assert llm.llm._sampler is None
+

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.errors import GenerationError, ModelMissing
@@ -51,7 +52,8 @@ class LlamaCppGenerator:
     """In-process GGUF model. Loaded once; a lock serialises calls (a llama context is not thread-safe).
 
     llama-cpp-python keeps the previous prompt's KV cache and reuses its longest common prefix, so the
-    fixed system prompt is evaluated once per process, not per question.
+    fixed system prompt is evaluated once per process, not per question. Reuse is cut back to whole
+    ``n_batch`` steps (see ``_align_cache``) so that the same messages always get the same answer.
     """
 
     def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, n_batch: int = 256):
@@ -65,6 +67,16 @@ class LlamaCppGenerator:
         # n_batch sizes llama.cpp's compute buffer: see Settings.llm_batch.
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                          n_batch=min(n_batch, n_ctx), n_ubatch=min(n_batch, n_ctx), verbose=False)
+        # The chat template's handler, called with a stand-in for the model that aligns the cache first.
+        from llama_cpp import llama_chat_format
+
+        template = (self.llm.chat_handler or self.llm._chat_handlers.get(self.llm.chat_format)
+                    or llama_chat_format.get_chat_completion_handler(self.llm.chat_format))
+        # cached positions [0, _canonical) are a prompt evaluated at its fixed split points (_align_cache)
+        self._canonical, self._canonical_anchor = 0, 0
+        self._pending = (0, 0)
+        self._system = ""  # the system message of the call being prepared
+        self.llm.chat_handler = lambda llama, **kw: template(llama=_Aligned(llama, self), **kw)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -74,13 +86,16 @@ class LlamaCppGenerator:
         deadline = time.monotonic() + params.timeout_s
         with self._lock:
             before = self.llm.n_tokens
+            self._system = messages[0].content if messages and messages[0].role == "system" else ""
             chunks = self.llm.create_chat_completion(
                 messages=[m.model_dump() for m in messages], max_tokens=params.max_tokens,
                 temperature=params.temperature, top_k=1, stop=params.stop or None, stream=True,
             )
             n = 0
             try:
-                for chunk in chunks:
+                for i, chunk in enumerate(chunks):
+                    if i == 0:  # the prompt has been evaluated (_align_cache)
+                        self._canonical, self._canonical_anchor = self._pending
                     piece = chunk["choices"][0]["delta"].get("content") or ""
                     if piece:
                         n += 1
@@ -96,6 +111,58 @@ class LlamaCppGenerator:
                 # tokens in the context after the call, minus what was generated = the prompt
                 usage.prompt_tokens = max(self.llm.n_tokens - n, 0) if self.llm.n_tokens else before
 
+    def _align_cache(self, tokens: list[int]) -> None:
+        """Reuse only the part of the KV cache that a fresh evaluation of ``tokens`` would compute the same
+        way, and evaluate the prompt at the same split points whatever came before.
+
+        llama.cpp evaluates a prompt in ``n_batch``-token steps from where the reused prefix ends, and a
+        step's numbers depend on which tokens share it (batched and single-token kernels round
+        differently). Reusing any common prefix therefore made an answer depend on the question asked
+        before it: the same question twice could get two answers. Here every prompt is split at fixed
+        points — whole steps up to the end of the system message (the anchor), then whole steps from
+        the anchor — and only cache up to such a point, of a prompt evaluated the same way, is kept. The
+        fixed system prompt is still evaluated once per process; a few more tokens may be re-evaluated.
+        """
+        llm, step = self.llm, self.llm.n_batch
+        anchor = self._anchor(tokens)
+        limit = min(llm.n_tokens, self._canonical, len(tokens) - 1)
+        common = 0
+        if limit > 0:
+            cached = llm.input_ids[:limit]
+            differ = np.flatnonzero(cached != np.asarray(tokens[:limit], dtype=cached.dtype))
+            common = int(differ[0]) if differ.size else limit
+        if anchor and anchor == self._canonical_anchor and common >= anchor:
+            keep = anchor + (common - anchor) // step * step
+        else:  # below both anchors the split points are the whole steps from 0
+            below = min([common] + [a for a in (anchor, self._canonical_anchor) if a])
+            keep = below // step * step
+        if keep < llm.n_tokens:
+            llm.n_tokens = keep  # generate() then matches at most this much and drops the cache after it
+        # [0, len(tokens)) becomes canonical once evaluated (stream() sees the first chunk); an error
+        # before that leaves the cache unknown, so nothing of it is reused.
+        self._canonical, self._pending = 0, (len(tokens), anchor)
+        if keep < anchor:
+            llm.eval(tokens[keep:anchor])  # up to the anchor on its own; generate() goes on from there
+
+    def _anchor(self, tokens: list[int]) -> int:
+        """Where the system message ends in ``tokens``: the shortest prefix whose text holds all of it
+        (0 without one). Depends on the prompt alone, so every prompt with this system message splits
+        there."""
+        system = self._system
+
+        def holds(n: int) -> bool:
+            return system in self.llm.detokenize(tokens[:n]).decode("utf-8", errors="ignore")
+
+        if not system or not holds(len(tokens)):
+            return 0
+        lo, hi = 1, len(tokens)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if holds(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo if lo < len(tokens) - 1 else 0  # nothing after it: no split needed
 
     def _free_sampler(self) -> None:
         """Free this call's native sampler chain now.
@@ -110,6 +177,21 @@ class LlamaCppGenerator:
             sampler.close()
             self.llm._sampler = None  # Llama.sample() builds a temporary one when this is None
 
+
+class _Aligned:
+    """The Llama object as the chat template's handler sees it: the same, except that the prompt's
+    cached prefix is aligned (LlamaCppGenerator._align_cache) just before the completion starts."""
+
+    def __init__(self, llm: object, generator: LlamaCppGenerator):
+        self._llm = llm
+        self._generator = generator
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._llm, name)
+
+    def create_completion(self, prompt: list[int], **kwargs: object) -> object:
+        self._generator._align_cache(list(prompt))
+        return self._llm.create_completion(prompt=prompt, **kwargs)
 
 class OpenAIHTTPGenerator:
     """Any OpenAI-compatible ``/v1/chat/completions`` endpoint, streamed over SSE with httpx."""
