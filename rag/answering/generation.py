@@ -52,8 +52,9 @@ class LlamaCppGenerator:
     """In-process GGUF model. Loaded once; a lock serialises calls (a llama context is not thread-safe).
 
     llama-cpp-python keeps the previous prompt's KV cache and reuses its longest common prefix, so the
-    fixed system prompt is evaluated once per process, not per question. Reuse is cut back to whole
-    ``n_batch`` steps (see ``_align_cache``) so that the same messages always get the same answer.
+    fixed system prompt is evaluated once per process, not per question. Reuse stops at fixed split
+    points (the end of the system message, then whole ``n_batch`` steps; see ``_align_cache``) so that
+    the same messages always get the same answer.
     """
 
     def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, n_batch: int = 256):
@@ -192,6 +193,7 @@ class _Aligned:
     def create_completion(self, prompt: list[int], **kwargs: object) -> object:
         self._generator._align_cache(list(prompt))
         return self._llm.create_completion(prompt=prompt, **kwargs)
+
 
 class OpenAIHTTPGenerator:
     """Any OpenAI-compatible ``/v1/chat/completions`` endpoint, streamed over SSE with httpx."""
