@@ -21,8 +21,8 @@ from pathlib import Path
 from rag.config import Settings
 from rag.library import Library, Upload
 from rag.library.versions import forget_parsed
-from tests.fakes import FakeEncoder
-from tests.library_helpers import ARCHIVE_REPORT, FIXTURES, FORESTRY_PLAN
+from testkit.fakes import FakeEncoder
+from testkit.library_helpers import ARCHIVE_REPORT, FIXTURES, FORESTRY_PLAN
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.first_paint [--loads 20] [--budget-ms 300]
     .venv/bin/python -m bench.first_paint --loads 10       # a quicker look
 
-The app runs in this process on a free loopback port (tests/live_server.py) with the fake answer service
-(tests/fakes.py: the bundled corpus, real BM25, a hashed-bigram encoder, no model weights), as the browser
-tests run it; the browser is Debian's ``chromium`` driven by Playwright (tests/browser.py). One untimed load
+The app runs in this process on a free loopback port (testkit/live_server.py) with the fake answer service
+(testkit/fakes.py: the bundled corpus, real BM25, a hashed-bigram encoder, no model weights), as the browser
+tests run it; the browser is Debian's ``chromium`` driven by Playwright (testkit/browser.py). One untimed load
 first, so that the browser's and the server's one-time start-up costs are not in the figures (a user's
 browser is already running). Then:
 
@@ -53,9 +53,9 @@ from eval.provenance import git_state
 from eval.retrieval import write_json
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import load_corpus
-from tests.browser import chromium_path, launch_browser
-from tests.fakes import FakeAnswerService, build_fake_retriever
-from tests.live_server import live_server
+from testkit.browser import chromium_path, launch_browser
+from testkit.fakes import FakeAnswerService, build_fake_retriever
+from testkit.live_server import live_server
 
 OUT = PROJECT_ROOT / "eval" / "results" / "first-paint.json"
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
-from tests.serve_process import ServeProcess, memory_kb, reset_peak
+from testkit.serve_process import ServeProcess, memory_kb, reset_peak
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,7 +31,7 @@ import httpx
 from tqdm import tqdm
 
 from eval.retrieval import write_json
-from tests.serve_process import ServeProcess, memory_kb
+from testkit.serve_process import ServeProcess, memory_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "eval" / "results"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tests.browser import launch_browser
-from tests.library_helpers import ARCHIVE_REPORT
-from tests.serve_process import ServeProcess
+from testkit.browser import launch_browser
+from testkit.library_helpers import ARCHIVE_REPORT
+from testkit.serve_process import ServeProcess
 
 DOCS = Path(__file__).resolve().parent
 QUESTION = "县水利局下半年在资金管理上有什么安排？"  # the README's example

@@ -1,5 +1,5 @@
 """What the rest of the code needs of an embedding model: ``embeddings.encoder.Encoder`` is the real one
-(EmbeddingGemma through sentence-transformers); tests use a fake one (tests/fakes.py) that loads nothing.
+(EmbeddingGemma through sentence-transformers); tests use a fake one (testkit/fakes.py) that loads nothing.
 
 Vectors are float32 rows, L2-normalised, so inner product is cosine similarity. Passages are embedded in
 two steps, so the embedding cache can key on the exact model input: ``document_inputs`` makes the strings

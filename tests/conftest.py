@@ -1,5 +1,5 @@
 """Shared fixtures, and the test tiers. Tests never touch the user's real caches unless they are the slow
-real-model tests. Helpers and fakes that tests import live in modules beside this one (tests/fakes.py …):
+real-model tests. Helpers and fakes that tests import live in modules beside this one (testkit/fakes.py …):
 nothing imports conftest.
 
 Every test belongs to exactly one tier (README, "Tests"):
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import pytest
 
 from rag.config import Settings
-from tests.fakes import FakeEncoder
+from testkit.fakes import FakeEncoder
 
 TIERS = ("unit", "integration", "slow")
 
@@ -119,23 +119,23 @@ def real_corpus():
 @pytest.fixture(scope="session")
 def fake_retriever(real_corpus):
     """Real chunks and BM25 over the bundled corpus, with the fake encoder (built once, ~2 s)."""
-    from tests.fakes import build_fake_retriever
+    from testkit.fakes import build_fake_retriever
 
     return build_fake_retriever(real_corpus)
 
 
 @pytest.fixture
 def fake_service(real_corpus, fake_retriever):
-    from tests.fakes import FakeAnswerService
+    from testkit.fakes import FakeAnswerService
 
     return FakeAnswerService(real_corpus, fake_retriever)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium (tests/browser.py), one per test module."""
+    """Headless Chromium (testkit/browser.py), one per test module."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    from tests.browser import launch_browser
+    from testkit.browser import launch_browser
 
     with sync_api.sync_playwright() as p:
         b = launch_browser(p)

@@ -17,8 +17,8 @@ from api.routes import library as library_routes
 from rag.app import open_version
 from rag.library import Library, Upload
 from rag.retrieval.retriever import Retriever
-from tests.fakes import FakeAnswerService, FakeEncoder
-from tests.library_helpers import ARCHIVE_REPORT, ARCHIVE_REPORT_V2, FIXTURES, FORESTRY_PLAN
+from testkit.fakes import FakeAnswerService, FakeEncoder
+from testkit.library_helpers import ARCHIVE_REPORT, ARCHIVE_REPORT_V2, FIXTURES, FORESTRY_PLAN
 from tests.local_client import local_client
 
 ARCHIVE = "县档案局2024年工作总结"
@@ -207,7 +207,7 @@ def test_the_server_picks_up_an_ingest_made_by_another_process(lib_settings, mon
 
 
 def test_docx_upload(client, tmp_path):
-    from tests.library_helpers import make_docx
+    from testkit.library_helpers import make_docx
 
     path = make_docx(Path(tmp_path) / "县林业局2025年工作计划.docx", FORESTRY_PLAN.strip().split("\n"))
     r = client.post("/v1/reports", files=[("files", (path.name, path.read_bytes(),

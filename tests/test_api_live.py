@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from tests.live_server import live_server
+from testkit.live_server import live_server
 
 pytestmark = pytest.mark.integration  # a real uvicorn server on loopback
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from api.app import create_app
-from tests.browser import artifact, launch_browser
-from tests.live_server import live_server
+from testkit.browser import artifact, launch_browser
+from testkit.live_server import live_server
 
 pytestmark = pytest.mark.slow
 

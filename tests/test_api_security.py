@@ -21,10 +21,10 @@ from rag.config import Settings
 from rag.library import Library, current_library
 from rag.library.store import writer_lock
 from rag.retrieval.retriever import Retriever
+from testkit.fakes import FakeAnswerService, FakeEncoder
+from testkit.library_helpers import ARCHIVE_REPORT, FIXTURES
+from testkit.live_server import live_server
 from tests import hostile
-from tests.fakes import FakeAnswerService, FakeEncoder
-from tests.library_helpers import ARCHIVE_REPORT, FIXTURES
-from tests.live_server import live_server
 from tests.local_client import LOCAL_BASE_URL, local_client
 
 ARCHIVE = "县档案局2024年工作总结"

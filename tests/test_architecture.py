@@ -1,11 +1,14 @@
 """The rule of the house: imports point one way, there are no cycles, no private names cross modules.
 
     rag.text ← rag kernel (rag/__init__, errors, storage, config, contracts) ← rag.corpus
-      ← rag.retrieval ← {rag.answering, rag.library} ← rag.app ← {api, eval} ← rag.cli
+      ← rag.retrieval ← {rag.answering, rag.library} ← rag.app ← {api, eval} ← rag.cli ← testkit
+      ← {bench, docs}
 
-`embeddings/` and `models/` are leaves: they import nothing of the project. Every import counts, the
-ones inside functions too (those are only for start-up time, never to dodge a cycle). The checker walks
-the source with `ast`, so it sees what a grep would miss (``from rag import app``) and needs no import.
+`testkit/` holds what tests, benchmarks and the screenshot script share (fakes, processes, browser); the
+service never imports it. `embeddings/` and `models/` are leaves: they import nothing of the project.
+Every import counts, the ones inside functions too (those are only for start-up time, never to dodge a
+cycle). The checker walks the source with `ast`, so it sees what a grep would miss (``from rag import
+app``) and needs no import.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("rag", "api", "eval", "embeddings", "models")
+PACKAGES = ("rag", "api", "eval", "embeddings", "models", "testkit", "bench", "docs")
 
 # Lowest first. A module may import its own layer's package (same prefix) and any lower layer; two
 # packages sharing a layer may not import each other.
@@ -31,6 +34,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("api", "eval"),
     ("rag.cli",),
     ("rag.__main__",),
+    ("testkit",),
+    ("bench", "docs"),
 ]
 LEAVES = ("embeddings", "models")  # import nothing of the project
 
@@ -82,6 +87,10 @@ def check_tree(root: Path) -> list[str]:
         mine = _owner(module, LAYERS)
         edges: list[tuple[int, str, list[str]]] = []
         for line, target, names in imports_of(path, module):
+            if target == "tests" or target.startswith("tests."):
+                problems.append(f"{where}:{line}: {module} imports {target}: what tests share with bench/ "
+                                "and docs/ lives in testkit/")
+                continue
             submodules = [n for n in names if f"{target}.{n}" in modules]
             edges += [(line, f"{target}.{n}", []) for n in submodules]
             if target in modules and (len(submodules) < len(names) or not names):
@@ -168,6 +177,9 @@ BASE = {"rag/__init__.py": "", "rag/text/__init__.py": "", "rag/retrieval/__init
     ({"rag/text/up.py": "import rag.retrieval.index\n"}, "higher layer rag.retrieval"),
     ({"embeddings/encoder.py": "from rag.text.numbers import X\n"}, "is a leaf"),
     ({"rag/retrieval/other.py": "from rag.text.numbers import _hidden\n"}, "imports private _hidden"),
+    ({"bench/__init__.py": "", "bench/load.py": "from tests.fakes import FakeEncoder\n"}, "lives in testkit/"),
+    ({"testkit/__init__.py": "", "testkit/fakes.py": "from bench import load\n", "bench/__init__.py": "",
+      "bench/load.py": ""}, "higher layer bench"),
     ({"rag/retrieval/a.py": "from rag.retrieval import b\n", "rag/retrieval/b.py": "from . import a\n"},
      "import cycle: rag.retrieval.a -> rag.retrieval.b"),
 ])

@@ -1,6 +1,6 @@
 """kill -9 of an ingest at every kind of moment its commit changes the disk: at least 20 crash points.
 
-The child process (tests/ingest_child.py) counts the commit's durable operations — every fsync, and every
+The child process (testkit/ingest_child.py) counts the commit's durable operations — every fsync, and every
 mkdir, link, rename, replace, unlink, rmtree or copy inside the library and index folders — and stops
 before the n-th; the test SIGKILLs it there. The ingest replaces one report file and adds another, so
 after each kill the corpus must be exactly the old version or exactly the new one: every earlier report
@@ -16,8 +16,8 @@ import pytest
 
 from rag.app import open_version
 from rag.retrieval.retriever import Retriever
-from tests.fakes import FakeEncoder
-from tests.library_helpers import (
+from testkit.fakes import FakeEncoder
+from testkit.library_helpers import (
     ARCHIVE_REPORT,
     ARCHIVE_REPORT_V2,
     FIXTURES,

@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.serve_process import ServeProcess
 from tests import hostile
-from tests.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """Ingest / replace / remove with crash-safe corpus + index versions (`rag/library/store.py`), fake encoder.
 
-The crash tests run an ingest in a subprocess (tests/ingest_child.py), SIGKILL it at each commit step
+The crash tests run an ingest in a subprocess (testkit/ingest_child.py), SIGKILL it at each commit step
 (and after a few delays), then prove the previous version still loads — every earlier report present
 and searchable, corpus and index from the same version — and that the next ingest cleans up and works.
 """
@@ -17,8 +17,8 @@ from rag.app import open_version
 from rag.errors import CorpusError, ReportNotFound
 from rag.library import FileExists, IngestError, Library, Upload, current_library, read_uploads
 from rag.retrieval.retriever import Filters, Retriever
-from tests.fakes import FakeEncoder
-from tests.library_helpers import (
+from testkit.fakes import FakeEncoder
+from testkit.library_helpers import (
     ARCHIVE_REPORT,
     ARCHIVE_REPORT_V2,
     FIXTURES,

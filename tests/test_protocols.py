@@ -11,7 +11,7 @@ from embeddings.encoder import Encoder as RealEncoder
 from embeddings.protocol import Encoder
 from rag.answering.protocol import AnswerServiceProtocol
 from rag.answering.service import AnswerService
-from tests.fakes import FakeAnswerService, FakeEncoder
+from testkit.fakes import FakeAnswerService, FakeEncoder
 
 
 def members(protocol: type) -> dict[str, object]:

@@ -9,7 +9,7 @@ import pytest
 
 from embeddings.encoder import Encoder
 from rag.answering.generation import ChatMessage, GenerationParams, LlamaCppGenerator, Usage
-from tests.serve_process import memory_kb
+from testkit.serve_process import memory_kb
 
 pytestmark = pytest.mark.slow
 

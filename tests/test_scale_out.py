@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.serve_process import ServeProcess
 from tests import engines
-from tests.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from tests.browser import artifact, ask, chat_page, offline_context
-from tests.fakes import FakeAnswerService
-from tests.live_server import live_server
+from testkit.browser import artifact, ask, chat_page, offline_context
+from testkit.fakes import FakeAnswerService
+from testkit.live_server import live_server
 
 pytestmark = pytest.mark.integration  # Chromium and a real uvicorn server
 

@@ -12,10 +12,10 @@ import pytest
 from api.app import create_app
 from rag.app import open_version
 from rag.retrieval.retriever import Retriever
-from tests.browser import artifact, ask, chat_page
-from tests.fakes import FakeAnswerService, FakeEncoder
-from tests.library_helpers import ARCHIVE_REPORT, FIXTURES, FORESTRY_PLAN, make_docx, write_file
-from tests.live_server import live_server
+from testkit.browser import artifact, ask, chat_page
+from testkit.fakes import FakeAnswerService, FakeEncoder
+from testkit.library_helpers import ARCHIVE_REPORT, FIXTURES, FORESTRY_PLAN, make_docx, write_file
+from testkit.live_server import live_server
 
 pytestmark = pytest.mark.integration  # Chromium and a real uvicorn server
 

@@ -1,5 +1,5 @@
 """What the HTTP API needs of an answer service. ``rag.answering.service.AnswerService`` is the real one;
-API and browser tests pass a scripted one (tests/fakes.py) that implements this without subclassing it.
+API and browser tests pass a scripted one (testkit/fakes.py) that implements this without subclassing it.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from rag.config import Settings
 from rag.library import ChangeSummary, Library, read_uploads
 from rag.retrieval.retriever import Filters, Retriever
 
-FIXTURES = Path(__file__).parent / "fixtures" / "corpus"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "corpus"
 ROOT = Path(__file__).resolve().parent.parent
 
 ARCHIVE_REPORT = """县档案局2024年工作总结
@@ -85,7 +85,7 @@ def child_env(settings: Settings) -> dict[str, str]:
 def run_ingest_child(settings: Settings, paths: list[Path], pause_at: str | None = None,
                      kill_after_s: float | None = None, point: int | None = None,
                      count_points: bool = False) -> str | None:
-    """Run tests/ingest_child.py; SIGKILL it at a commit step, a durable-operation point or after a delay
+    """Run testkit/ingest_child.py; SIGKILL it at a commit step, a durable-operation point or after a delay
     (returns None), or let it finish (returns its stdout)."""
     env = child_env(settings)
     if pause_at:
@@ -94,8 +94,8 @@ def run_ingest_child(settings: Settings, paths: list[Path], pause_at: str | None
         env["INGEST_PAUSE_POINT"] = str(point)
     if count_points:
         env["INGEST_COUNT_POINTS"] = "1"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.ingest_child", *map(str, paths)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "testkit.ingest_child", *map(str, paths)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stderr is not None
     if pause_at or point:
         deadline = time.monotonic() + 60

@@ -5,7 +5,7 @@
   encoder), a scripted "LLM" that quotes the first sentence of the best passage, slowly if asked,
   honouring cancel.
 
-Imported by tests and by tests/ingest_child.py (a subprocess): no pytest here.
+Imported by tests and by testkit/ingest_child.py (a subprocess): no pytest here.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.library import Library, read_uploads
-from tests.fakes import FakeEncoder
+from testkit.fakes import FakeEncoder
 
 _HOOKED = [(os, "fsync"), (os, "mkdir"), (os, "link"), (os, "replace"), (os, "rename"), (os, "unlink"),
            (shutil, "rmtree"), (shutil, "copy2")]
