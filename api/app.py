@@ -25,7 +25,7 @@ from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.routes import answers, browse, library, ops
-from api.schemas import SSE_EVENT_MODELS, UPLOAD_EVENT_MODELS
+from api.schemas.events import SSE_EVENT_MODELS, UPLOAD_EVENT_MODELS
 from api.security import GuardMiddleware
 from api.worker import LLMWorker
 from embeddings.protocol import release_passage_model
@@ -77,7 +77,7 @@ def _watch_library(runtime: Runtime, stop: threading.Event) -> None:
 
 def _finish_openapi(app: FastAPI, settings: Settings) -> None:
     """The OpenAPI document describes the service as configured: without an API key no operation asks
-    for one (and none answers 401); and the SSE event schemas (api.schemas.SSE_EVENT_MODELS and
+    for one (and none answers 401); and the SSE event schemas (api.schemas.events.SSE_EVENT_MODELS and
     UPLOAD_EVENT_MODELS) are added to the components — a stream's 200 response names them, but no route
     returns them as a model."""
     generate = app.openapi

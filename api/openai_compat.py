@@ -26,13 +26,10 @@ from pydantic import ValidationError
 from api.deps import MetricsDep, ServiceDep, WorkerDep, require_api_key
 from api.errors import ApiError
 from api.metrics import Metrics
-from api.schemas import (
-    CHAT_STREAM_EVENT,
-    ERROR_RESPONSES,
-    MAX_CONVERSATION_CHARS,
-    MAX_HISTORY_TURNS,
-    TURN_MAX_CHARS,
-    AskRequest,
+from api.schemas.answers import AskRequest
+from api.schemas.errors import ERROR_RESPONSES, error_responses
+from api.schemas.events import CHAT_STREAM_EVENT
+from api.schemas.openai import (
     ChatChoice,
     ChatChunkChoice,
     ChatCompletion,
@@ -43,9 +40,8 @@ from api.schemas import (
     ChatUsage,
     ModelCard,
     ModelList,
-    conversation_chars,
-    error_responses,
 )
+from api.schemas.questions import MAX_CONVERSATION_CHARS, TURN_MAX_CHARS, conversation_chars
 from api.streaming import (
     ClientGone,
     EventStreamResponse,
@@ -55,7 +51,7 @@ from api.streaming import (
     submit_answer,
 )
 from api.worker import Job
-from rag.contracts import Answer, AnswerEvent, TokenEvent, Turn
+from rag.contracts import MAX_HISTORY_TURNS, Answer, AnswerEvent, TokenEvent, Turn
 
 MODEL_ID = "govreport-rag"
 EXTRACTIVE_MODEL_ID = "govreport-rag-extractive"

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.errors import describe, error_body
 from api.metrics import Metrics
-from api.schemas import AskRequest
+from api.schemas.answers import AskRequest
 from api.worker import Job, LLMWorker
 from rag.answering.protocol import AnswerServiceProtocol
 from rag.contracts import Answer, AnswerEvent, EvidenceEvent, StreamEvent

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.deps import MetricsDep, ServiceDep, WorkerDep, require_api_key
-from api.schemas import ASK_STREAM_EVENT, GUARDED, AskRequest, error_responses
+from api.schemas.answers import AskRequest
+from api.schemas.errors import GUARDED, error_responses
+from api.schemas.events import ASK_STREAM_EVENT
 from api.streaming import (
     ClientGone,
     EventStreamResponse,

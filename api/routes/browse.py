@@ -14,13 +14,9 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import CorpusDep, RetrieverDep, RuntimeDep, require_api_key
 from api.errors import ApiError
-from api.schemas import (
-    ERROR_RESPONSES,
-    EXAMPLE_QUESTION,
-    MAX_K,
+from api.schemas.browse import (
     Facets,
     ParagraphText,
-    Question,
     ReportDetail,
     ReportList,
     ReportSummary,
@@ -29,8 +25,9 @@ from api.schemas import (
     SectionNode,
     SectionRef,
     SectionText,
-    error_responses,
 )
+from api.schemas.errors import ERROR_RESPONSES, error_responses
+from api.schemas.questions import EXAMPLE_QUESTION, MAX_K, Question
 from rag.corpus import Corpus, Report, Section
 from rag.errors import ReportNotFound
 from rag.retrieval.retriever import Filters, Mode

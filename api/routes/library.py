@@ -20,15 +20,8 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
 from api.deps import Runtime, RuntimeDep, ServiceDep, require_api_key
-from api.schemas import (
-    ERROR_RESPONSES,
-    GUARDED,
-    UPLOAD_STREAM_EVENT,
-    ErrorResponse,
-    UploadStage,
-    UploadStageName,
-    error_responses,
-)
+from api.schemas.errors import ERROR_RESPONSES, GUARDED, ErrorResponse, error_responses
+from api.schemas.events import UPLOAD_STREAM_EVENT, UploadStage, UploadStageName
 from api.streaming import KEEPALIVE_S, EventStreamResponse, error_payload, sse
 from rag.corpus.segment import SegmentMode
 from rag.errors import RagError

@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.deps import RuntimeDep, require_api_key
 from api.errors import public_text
-from api.schemas import Health, Readiness, error_responses
+from api.schemas.errors import error_responses
+from api.schemas.health import Health, Readiness
 
 router = APIRouter(tags=["operations"])
 

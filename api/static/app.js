@@ -4,7 +4,7 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const MAX_HISTORY_TURNS = 20;
-const MAX_CONVERSATION_CHARS = 24000; // question + history, as api/schemas.py
+const MAX_CONVERSATION_CHARS = 24000; // question + history, as api/schemas/questions.py
 const STORE_KEY = "rag-conversations-v1"; // localStorage: this browser's conversations
 const KEY_KEY = "rag-api-key";            // sessionStorage: the API key, for this tab only
 const MAX_CONVERSATIONS = 200;
