@@ -6,11 +6,12 @@ Values come from (highest first): keyword arguments, environment variables prefi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import models.errors
 from models.manifest import ModelSpec, load_manifest
@@ -20,6 +21,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_HOME = Path.home() / ".cache" / "govreport-rag"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+# A list read from the environment as written (``a,b`` or a JSON list), parsed by Settings._comma_list:
+# pydantic-settings would otherwise insist on JSON and stop the program at start on ``a,b``.
+NameList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -110,13 +114,13 @@ class Settings(BaseSettings):
         False, description="Serve a non-loopback address without an API key (`rag serve --insecure-no-key`): "
         "anyone who can reach the port can read and change the library.",
     )
-    allowed_hosts: list[str] = Field(
+    allowed_hosts: NameList = Field(
         default_factory=list, description="Host names (Host header) the service answers besides localhost, "
         "127.0.0.1 and [::1] when bound to loopback, e.g. a reverse proxy's name; protects against DNS "
         "rebinding. Ignored when bound elsewhere (then a key guards the service). Comma-separated in the "
         "environment.",
     )
-    allowed_origins: list[str] = Field(
+    allowed_origins: NameList = Field(
         default_factory=list, description="Web origins besides the service's own that may add or remove "
         "reports from a browser (e.g. https://intranet.example); comma-separated in the environment.",
     )
@@ -163,7 +167,7 @@ class Settings(BaseSettings):
         if isinstance(v, str):  # RAG_ALLOWED_HOSTS=a,b (JSON lists work too)
             v = v.strip()
             if v.startswith("["):
-                return v
+                return json.loads(v)
             return [part.strip() for part in v.split(",") if part.strip()]
         return v
 

@@ -23,6 +23,25 @@ def test_environment_overrides_with_prefix(monkeypatch, tmp_path):
     assert s.port == 9001
 
 
+@pytest.mark.parametrize(("written", "read"), [
+    ("proxy.example, intranet.example", ["proxy.example", "intranet.example"]),
+    ('["proxy.example"]', ["proxy.example"]),
+    ("", []),
+])
+def test_name_lists_are_read_from_the_environment_as_documented(monkeypatch, written, read):
+    # pydantic-settings parses list settings as JSON: "a,b" stopped the program at start until NoDecode
+    monkeypatch.setenv("RAG_ALLOWED_HOSTS", written)
+    monkeypatch.setenv("RAG_ALLOWED_ORIGINS", written)
+    s = Settings(_env_file=None)
+    assert s.allowed_hosts == read and s.allowed_origins == read
+
+
+def test_a_malformed_json_list_is_refused_with_the_setting_named(monkeypatch):
+    monkeypatch.setenv("RAG_ALLOWED_HOSTS", '["unclosed"')
+    with pytest.raises(ValidationError, match="allowed_hosts"):
+        Settings(_env_file=None)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("port", 0), ("port", 70000), ("threads", 0), ("llm_context", 10), ("host", "  "), ("port", "abc"),
