@@ -71,6 +71,7 @@ test-unit: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 eval: index
 	$(PY) -m eval.check_gold
@@ -81,4 +82,4 @@ bench-load: index
 	$(PY) -m bench.load --streams 16 --seconds 240
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -105,9 +105,10 @@ def _finish_openapi(app: FastAPI, settings: Settings) -> None:
                 for name, sub in doc.pop("$defs", {}).items():
                     schemas.setdefault(name, sub)
                 schemas.setdefault(model.__name__, doc)
+        assert app.openapi_schema is not None  # generate() (FastAPI.openapi) stored the document it made
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
 
 def create_app(settings: Settings | None = None, service: AnswerServiceProtocol | None = None,

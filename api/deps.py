@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -66,7 +66,9 @@ class Runtime:
         if factory is None:
             from rag.app import replace_corpus
 
-            factory = replace_corpus
+            # Without a rebuild_service the app loaded the service itself (api.app._load_service): the real
+            # AnswerService, the one replace_corpus takes (a fake service comes with its own factory).
+            factory = cast("ServiceFactory", replace_corpus)
         self.service = factory(self.service, corpus, index)
         self.version = version
         heap.settle()  # the old version is dropped by now; one a request still holds goes at the next settle
@@ -91,6 +93,7 @@ class Runtime:
                               wait_s=max(0.0, deadline - time.monotonic()))
             summary = op(library)
             if summary.changed and library.last is not None:
+                assert library.last_index is not None  # the commit sets both (Library._commit)
                 self._swap(library.last.corpus, library.last_index, library.last.name)
         finally:
             self.swap_lock.release()

@@ -72,7 +72,7 @@ def key_from_headers(headers: dict[bytes, bytes]) -> str | None:
 
 
 def key_matches(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())  # type: ignore[union-attr]
+    return bool(given and hmac.compare_digest(given.encode(), expected.encode()))
 
 
 class GuardMiddleware:

@@ -154,7 +154,7 @@ def _claim_lines(answer: Answer) -> list[str]:
     """Sentences of the answer that state something (notes and headers excluded). A sentence without
     markers takes those of the next marked sentence on its line: 「A。B。[1]」 cites [1] for both. In a
     table, each cited cell is a claim; the header, the report's metadata cells and 「未提及」 are not."""
-    out = []
+    out: list[str] = []
     for line in answer.answer.splitlines():
         if not line.strip() or _NOTE_RE.match(line.strip()) or line.rstrip().endswith("下列各项："):
             continue

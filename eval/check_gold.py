@@ -35,8 +35,8 @@ QuestionType = Literal["fact", "quantity", "list", "why_how", "compare", "aggreg
                        "adversarial"]
 # withheld: the report writes the asked figure as XX; the answer must say it is withheld and cite that clause.
 Expected = Literal["answer", "refuse", "correct_premise", "withheld"]
-TYPES: tuple[str, ...] = ("fact", "quantity", "list", "why_how", "compare", "aggregate", "unanswerable",
-                          "adversarial")
+TYPES: tuple[QuestionType, ...] = ("fact", "quantity", "list", "why_how", "compare", "aggregate",
+                                   "unanswerable", "adversarial")
 ANSWER_TYPES = {"fact", "quantity", "list", "why_how", "compare", "aggregate"}
 # What makes a question hard, so the eval can report per trap. Unanswerable kinds: withheld (figure written
 # XX), wrong_period (right body, period not covered), not_in_corpus (body or place absent), unstated_detail
@@ -48,7 +48,7 @@ Tag = Literal["withheld", "wrong_period", "not_in_corpus", "unstated_detail", "n
               "related_only", "paraphrase", "body_place", "multi_figure"]
 
 # Minimum number of items per type for this project's gold set (see --no-count-check).
-MIN_PER_TYPE: dict[str, int] = {
+MIN_PER_TYPE: dict[QuestionType, int] = {
     "fact": 30, "list": 15, "why_how": 12, "compare": 8,
     "aggregate": 6, "unanswerable": 10, "adversarial": 8, "quantity": 0,
 }

@@ -91,7 +91,8 @@ def provenance_warnings(a: dict, b: dict) -> list[str]:
 def diff(a: dict, b: dict) -> tuple[list[str], list[str]]:
     """Questions that got better and worse from result file ``a`` to ``b``."""
     recs_a = {r["id"]: r for r in a["records"]}
-    better, worse = [], []
+    better: list[str] = []
+    worse: list[str] = []
     for rb in b["records"]:
         ra = recs_a.get(rb["id"])
         if ra is None:

@@ -33,7 +33,7 @@ from rag.corpus import Corpus, load_corpus, parse_file
 from rag.corpus.loader import assemble_corpus, corpus_files
 from rag.errors import CorpusError
 from rag.retrieval.chunking import fixed_chunks
-from rag.retrieval.index import embed_chunks, memory_index
+from rag.retrieval.index import SearchIndex, embed_chunks, memory_index
 from rag.retrieval.retriever import Retriever
 
 FIXED_CHARS = 400  # the naive baselines' window: the size of our chunks, without their structure
@@ -103,7 +103,8 @@ class Runner:
         self.progress = progress
         self.tuned = resolved_tuned(settings)
         self._corpus = corpus
-        self._encoder = self._index = None
+        self._encoder: EncoderLike | None = None
+        self._index: SearchIndex | None = None
         self.refused = list(refused)
         self._services: dict[str | None, AnswerService] = {}
         self._git: dict | None = None
@@ -114,13 +115,13 @@ class Runner:
             self._corpus = load_corpus(self.settings.data_dir)
         return self._corpus
 
-    def encoder(self):
+    def encoder(self) -> EncoderLike:
         if self._encoder is None:
             self._encoder = app.open_encoder(self.settings)
             self._encoder.encode_queries(["预热"])  # one-off setup is not a query latency
         return self._encoder
 
-    def index(self):
+    def index(self) -> SearchIndex:
         if self._index is None:
             self._index, _ = app.open_index(self.settings, corpus=self.corpus(), encoder=self.encoder(),
                                             progress=self.progress)

@@ -19,7 +19,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 LEASES = ".leases"
 
@@ -39,8 +42,8 @@ def fsync_file(path: Path) -> None:
 
 def write_file(path: Path, data: str | bytes) -> None:
     """Write and fsync one file (its folder is fsynced by whoever renames the folder into place)."""
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(path, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as f:
+    binary = isinstance(data, bytes)
+    with open(path, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -110,7 +113,7 @@ def _remove_version(root: Path, folder: Path) -> bool:
 
 
 def prune_versions(root: Path, pattern: str, keep: int, live: Iterable[str],
-                   order: Callable[[Path], object], min_age_s: float = 60.0) -> list[str]:
+                   order: Callable[[Path], SupportsRichComparison], min_age_s: float = 60.0) -> list[str]:
     """Remove all but the ``keep`` newest version folders by ``order`` — never a ``live`` or leased one —
     and the temporary folders and pointer files of crashed writers (those younger than ``min_age_s`` may
     be another process's work in progress). Returns the names of the versions that remain."""

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class FakeAnswerService:
 
     def stream(self, question: str, history: Sequence[Turn] = (), mode: AnswerMode = "llm",
                k: int | None = None, filters: Filters | None = None,
-               cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
+               cancel: threading.Event | None = None) -> Generator[StreamEvent, None, None]:
         self.calls.append(question)
         try:
             yield from self._stream(question, history, mode, k, filters, cancel)
@@ -118,7 +118,7 @@ class FakeAnswerService:
             if cancel is not None and cancel.is_set() and question not in self.cancelled:
                 self.cancelled.append(question)
 
-    def _stream(self, question, history, mode, k, filters, cancel) -> Iterator[StreamEvent]:
+    def _stream(self, question, history, mode, k, filters, cancel) -> Generator[StreamEvent, None, None]:
         t0 = time.perf_counter()
         if not question.strip():
             raise InvalidQuestion("the question is empty")

@@ -239,7 +239,7 @@ def aligned_rows(sides: list[Side], subject: str) -> list[tuple[str, Point | Non
     the same thing (a share of bigrams), B's other points beside A's unmatched ones in rank order, then
     alone. A cell is None (「未提及」) only when its side has no further point on the subject."""
     free = list(sides[1].points)
-    rows: list[list] = []
+    rows: list[tuple[str, Point | None, Point | None]] = []
     for p in sides[0].points:
         match = None
         if free:
@@ -248,14 +248,15 @@ def aligned_rows(sides: list[Side], subject: str) -> list[tuple[str, Point | Non
             i = max(range(len(free)), key=lambda k: sim[k])
             if sim[i] >= _SAME_ASPECT:
                 match = free.pop(i)
-        rows.append([p.heading, p, match])
-    for row in rows:
-        if row[2] is None and free:
+        rows.append((p.heading, p, match))
+    for i, (aspect, a, b) in enumerate(rows):
+        if b is None and free:
             # set beside it by rank, not by topic: the aspect names both sides' headings when they differ
-            row[2] = free.pop(0)
-            if row[2].heading and row[2].heading != row[0]:
-                row[0] = f"{row[0]}／{row[2].heading}" if row[0] else row[2].heading
-    rows.extend([q.heading, None, q] for q in free)
+            b = free.pop(0)
+            if b.heading and b.heading != aspect:
+                aspect = f"{aspect}／{b.heading}" if aspect else b.heading
+            rows[i] = (aspect, a, b)
+    rows.extend((q.heading, None, q) for q in free)
     return [(aspect or subject, p, q) for aspect, p, q in rows[:_MAX_ASPECTS]]
 
 

@@ -137,8 +137,7 @@ class EvidenceSelector:
                 with contextlib.suppress(RagError):
                     candidates.append(report.section(parent_id))
             for sec in candidates:
-                spans = [(c, heading_span(c)) for c in sec.children]
-                spans = [(c, sp) for c, sp in spans if sp is not None]
+                spans = [(c, sp) for c in sec.children if (sp := heading_span(c)) is not None]
                 # 「哪四个‘超前’」 is not answered by a section of five or ten sub-headings
                 if len(spans) < 2 or (size is not None and len(spans) != size):
                     continue

@@ -65,6 +65,6 @@ def extractive_answer(ctx: AskContext, config: AnswerConfig, fallback: str | Non
         return refusal(ctx, "no_claim", fallback_reason=fallback)
     gap = quantity_gap(plan, [c.quote for c in citations], ctx.bound)
     if gap:
-        return refusal(ctx, gap, fallback_reason=fallback)  # type: ignore[arg-type]
+        return refusal(ctx, gap, fallback_reason=fallback)
     text = premise_note(plan, evidence) + "报告原文中与问题最相关的内容：\n" + "\n".join(lines)
     return ctx.answer(answer=text, refused=False, citations=citations, fallback=fallback)

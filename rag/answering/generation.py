@@ -6,17 +6,22 @@ outgrows one box sets ``RAG_LLM_BASE_URL`` (llama.cpp's server, vLLM, …) and n
 
 from __future__ import annotations
 
+import collections.abc
 import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.errors import GenerationError, ModelMissing
+
+if TYPE_CHECKING:  # llama_cpp itself is imported only when a GGUF model is loaded
+    from llama_cpp import Llama
+    from llama_cpp.llama_types import ChatCompletionRequestMessage, CreateChatCompletionStreamResponse
 
 
 class ChatMessage(BaseModel):
@@ -71,13 +76,18 @@ class LlamaCppGenerator:
         # The chat template's handler, called with a stand-in for the model that aligns the cache first.
         from llama_cpp import llama_chat_format
 
-        template = (self.llm.chat_handler or self.llm._chat_handlers.get(self.llm.chat_format)
-                    or llama_chat_format.get_chat_completion_handler(self.llm.chat_format))
+        template = self.llm.chat_handler
+        if template is None:
+            chat_format = self.llm.chat_format
+            assert chat_format is not None  # without a chat_handler, Llama() falls back to "llama-2"
+            template = (self.llm._chat_handlers.get(chat_format)
+                        or llama_chat_format.get_chat_completion_handler(chat_format))
         # cached positions [0, _canonical) are a prompt evaluated at its fixed split points (_align_cache)
         self._canonical, self._canonical_anchor = 0, 0
         self._pending = (0, 0)
         self._system = ""  # the system message of the call being prepared
-        self.llm.chat_handler = lambda llama, **kw: template(llama=_Aligned(llama, self), **kw)
+        # cast: _Aligned stands in for the Llama (every attribute is the Llama's but create_completion)
+        self.llm.chat_handler = lambda llama, **kw: template(llama=cast("Llama", _Aligned(llama, self)), **kw)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -88,16 +98,22 @@ class LlamaCppGenerator:
         with self._lock:
             before = self.llm.n_tokens
             self._system = messages[0].content if messages and messages[0].role == "system" else ""
-            chunks = self.llm.create_chat_completion(
-                messages=[m.model_dump() for m in messages], max_tokens=params.max_tokens,
-                temperature=params.temperature, top_k=1, stop=params.stop or None, stream=True,
-            )
+            # casts: a ChatMessage dumps to {role, content}, an OpenAI chat message; and with stream=True
+            # the call returns a generator of chunks (llama_cpp annotates it with both modes' union).
+            chunks = cast("collections.abc.Generator[CreateChatCompletionStreamResponse, None, None]",
+                          self.llm.create_chat_completion(
+                              messages=cast("list[ChatCompletionRequestMessage]",
+                                            [m.model_dump() for m in messages]),
+                              max_tokens=params.max_tokens, temperature=params.temperature, top_k=1,
+                              stop=params.stop or None, stream=True,
+                          ))
             n = 0
             try:
                 for i, chunk in enumerate(chunks):
                     if i == 0:  # the prompt has been evaluated (_align_cache)
                         self._canonical, self._canonical_anchor = self._pending
-                    piece = chunk["choices"][0]["delta"].get("content") or ""
+                    content = chunk["choices"][0]["delta"].get("content")  # None or absent: no text
+                    piece = content if isinstance(content, str) else ""
                     if piece:
                         n += 1
                         yield piece
@@ -183,14 +199,14 @@ class _Aligned:
     """The Llama object as the chat template's handler sees it: the same, except that the prompt's
     cached prefix is aligned (LlamaCppGenerator._align_cache) just before the completion starts."""
 
-    def __init__(self, llm: object, generator: LlamaCppGenerator):
+    def __init__(self, llm: Llama, generator: LlamaCppGenerator):
         self._llm = llm
         self._generator = generator
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._llm, name)
 
-    def create_completion(self, prompt: list[int], **kwargs: object) -> object:
+    def create_completion(self, prompt: list[int], **kwargs: Any) -> object:
         self._generator._align_cache(list(prompt))
         return self._llm.create_completion(prompt=prompt, **kwargs)
 

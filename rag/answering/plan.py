@@ -271,7 +271,9 @@ def _who(norm: str) -> tuple[str | None, str] | None:
     if kind is not None and (unit := _LEVEL_UNIT_RE.match(norm, end)):  # 「县级|部门」「乡镇一级|单位」
         end = unit.end()
     after = norm[end:]
-    after = after[_WHO_VERB_RE.match(after).end():]  # type: ignore[union-attr]  # matches the empty string
+    verb = _WHO_VERB_RE.match(after)
+    assert verb is not None  # every part of the pattern is optional: it matches the empty string
+    after = after[verb.end():]
     after = _PURPOSE_RE.split(after)[0]
     after = _WANTED_RE.sub("", re.sub(r"[？?。！!]+$", "", after))
     # 「河长制（河湖长制）」「反诈、防范电信网络诈骗」: either name, either item, is the subject stated
@@ -334,9 +336,9 @@ def read_plan(question: str) -> QuestionPlan:
     if kind in ("who", "aggregate"):
         # 「池州那个区民政局…在哪些村」「XX镇…完成哪几个村」: one body's (or place's) own list, not a scan —
         # a body named through 「那个」 is named all the same
-        named = body or next((b.text for b in read_question(_THAT_ONE_RE.sub("的", norm)).bodies), None)
-        if named and not _GENERIC_BODY_RE.search(named):
-            scope = scope.model_copy(update={"body": named})
+        own = body or next((b.text for b in read_question(_THAT_ONE_RE.sub("的", norm)).bodies), None)
+        if own and not _GENERIC_BODY_RE.search(own):
+            scope = scope.model_copy(update={"body": own})
         elif not place and (who := _who(unscoped)) is not None:
             body_kind, who_subject = who
             subject = who_subject or subject

@@ -5,7 +5,7 @@ API and browser tests pass a scripted one (testkit/fakes.py) that implements thi
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Protocol, runtime_checkable
 
 from rag.contracts import Answer, AnswerMode, StreamEvent, Turn
@@ -40,6 +40,7 @@ class AnswerServiceProtocol(Protocol):
 
     def stream(self, question: str, history: Sequence[Turn] = (), mode: AnswerMode = "llm",
                k: int | None = None, filters: Filters | None = None,
-               cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
-        """Evidence first, then tokens (mode "llm"), then the answer; stops early once ``cancel`` is set."""
+               cancel: threading.Event | None = None) -> Generator[StreamEvent, None, None]:
+        """Evidence first, then tokens (mode "llm"), then the answer; stops early once ``cancel`` is set.
+        A generator: the API closes it when the request is refused or the client goes away."""
         ...

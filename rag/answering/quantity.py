@@ -5,14 +5,17 @@ withholds it, citing that clause."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final, Literal
 
 from rag.answering.verify.binding import Statement
 from rag.contracts import QuestionPlan
 from rag.text.quantities import number_supported
 from rag.text.question import quantities
 
-WITHHELD = "withheld"
-NOT_STATED = "not_stated"
+# Why a text does not answer a quantity question: two of rag.contracts.RefusalCode.
+QuantityGap = Literal["withheld", "not_stated"]
+WITHHELD: Final = "withheld"
+NOT_STATED: Final = "not_stated"
 
 
 def states_bound_figure(text: str, bound: Sequence[Statement]) -> bool:
@@ -21,7 +24,7 @@ def states_bound_figure(text: str, bound: Sequence[Statement]) -> bool:
 
 
 
-def quantity_gap(plan: QuestionPlan, texts: Sequence[str], bound: Sequence[Statement]) -> str | None:
+def quantity_gap(plan: QuestionPlan, texts: Sequence[str], bound: Sequence[Statement]) -> QuantityGap | None:
     """Why ``texts`` do not answer a quantity question: None if they state a bound figure (or the question
     asks for no quantity), :data:`WITHHELD` if the subject's clause writes it as XX, else
     :data:`NOT_STATED`."""

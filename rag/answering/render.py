@@ -133,7 +133,9 @@ def refusal(ctx: AskContext, code: RefusalCode, reason: str | None = None,
     if code == "withheld" and ctx.bound:
         return withheld_answer(ctx, next(s for s in ctx.bound if s.withheld))
     reason = reason or missing_target(ctx, code)
-    citations, lines, seen = [], [], set()
+    citations: list[Citation] = []
+    lines: list[str] = []
+    seen: set[str] = set()
     for e in ctx.evidence:
         if e.section_id in seen or len(citations) >= 3:
             continue

@@ -111,7 +111,7 @@ class ScopeChecker:
         """Reports of the body's place that speak of its field: a report by 繁昌区商务局 may be titled
         only 「2023年上半年工作总结…」, but it names 繁昌 again and again (a place named in passing does
         not count) and speaks of 商务."""
-        out = []
+        out: list[Report] = []
         for form in organ_forms(body):
             field = _ORGAN_SUFFIX_RE.sub("", normalize_for_search(body_core(form)))
             places = place_names(form)

@@ -13,6 +13,7 @@ retrieval relevance, whether a quantity question got a supported number — not 
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import re
 import threading
@@ -125,7 +126,7 @@ class AnswerService:
 
     def stream(self, question: str, history: Sequence[Turn] = (), mode: AnswerMode = "llm",
                k: int | None = None, filters: Filters | None = None,
-               cancel: threading.Event | None = None) -> Iterator[StreamEvent]:
+               cancel: threading.Event | None = None) -> collections.abc.Generator[StreamEvent, None, None]:
         t0 = time.perf_counter()
         ctx = self._retrieve(question, history, mode, k, filters)
         timings = Timings(retrieval_ms=round((time.perf_counter() - t0) * 1000, 1))
@@ -188,7 +189,8 @@ class AnswerService:
         return AskContext(question=q, standalone=standalone, mode=mode, plan=plan, hits=hits,
                           evidence=evidence, grams=grams, subject_grams=subject or grams)
 
-    def _table(self, ctx: AskContext, timings: Timings, t0: float) -> Iterator[StreamEvent]:
+    def _table(self, ctx: AskContext, timings: Timings,
+               t0: float) -> collections.abc.Generator[StreamEvent, None, bool]:
         """Cross-report questions answered as a table, without the LLM: who/aggregate by scanning every
         report (scan.py), compare side by side (compare.py). Rows are sent as they are built. Returns
         whether the question was answered here (a comparison whose sides are not two distinct sets of
@@ -260,7 +262,7 @@ class AnswerService:
             ctx.bound = bound(ctx.plan, ctx.evidence, ctx.subject_grams, self.config.bind_min)
             gap = quantity_gap(ctx.plan, [s.clause for s in ctx.bound], ctx.bound)
             if gap is not None:
-                return gap, None  # type: ignore[return-value]
+                return gap, None
         return None
 
     def _generate(self, ctx: AskContext, usage: Usage, cancel: threading.Event | None) -> Iterator[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from models import fetch
 from models.manifest import load_manifest
@@ -56,7 +57,7 @@ def _gguf_embedding(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     settings = Settings()
     fetcher = fetch.Fetcher(settings.models_dir, progress=False)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": m.name, "kind": m.kind, "bytes": m.verify.size, "installed": fetcher.is_installed(m),
          "path": str(m.install_path(settings.models_dir))}
         for m in load_manifest().models

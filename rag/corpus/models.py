@@ -82,13 +82,13 @@ class Report(_Model):
     kind: ReportKind | None = None
     root: Section = Field(description="Level-0 section: preamble paragraphs, children = top-level sections.")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def period(self) -> str | None:
         """The first period the title names (what a summary covers, or a plan's period)."""
         return self.periods[0] if self.periods else None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def n_sections(self) -> int:
         return sum(1 for _ in self.root.iter_sections()) - 1

@@ -40,6 +40,7 @@ def parse_marker(content: str) -> Marker | None:
         if not m:
             continue
         token = m.group(1)
+        number: int | None
         if "\u2460" <= token <= "\u2473":  # checked first: str.isdigit() is true for ① too
             number = ord(token) - 0x2460 + 1
         elif token.isdigit():

@@ -353,6 +353,7 @@ class Library:
         step("renamed")
         set_current(lib, name)
         step("current-swapped")
+        assert index.version is not None  # build_index saved it as a version folder of that name
         set_current(settings.index_dir, index.version)
         step("index-current-swapped")
         _prune(lib, settings, live=[name])

@@ -51,7 +51,9 @@ def word_starts(text: str) -> set[int]:
 class BM25:
     def __init__(self, docs_tokens: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
         vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[int] = []
         lengths = np.zeros(len(docs_tokens), dtype=np.float32)
         for i, toks in enumerate(docs_tokens):
             lengths[i] = len(toks)
@@ -68,9 +70,9 @@ class BM25:
         idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
         avgdl = float(lengths.mean()) if n else 1.0
         norm = k1 * (1.0 - b + b * lengths / max(avgdl, 1e-6))
-        tf = tf.tocoo()
-        weights = tf.data * (k1 + 1.0) / (tf.data + norm[tf.row]) * idf[tf.col]
-        self.matrix = sparse.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
+        coo = tf.tocoo()
+        weights = coo.data * (k1 + 1.0) / (coo.data + norm[coo.row]) * idf[coo.col]
+        self.matrix = sparse.csc_matrix((weights, (coo.row, coo.col)), shape=coo.shape)
         self.vocab = vocab
         self.n_docs = n
 

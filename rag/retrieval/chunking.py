@@ -216,7 +216,8 @@ def outline_chunks(report: Report, src: SourceText, cfg: ChunkConfig, start: int
         pieces = [p for p in (heading_span(c) for c in section.children) if p is not None]
         if len(pieces) < 2:
             continue
-        kept, size = [], 0
+        kept: list[tuple[int, int]] = []
+        size = 0
         for a, b in pieces:
             if size + (b - a) > cfg.max_chars and kept:
                 break

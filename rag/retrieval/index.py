@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,7 @@ class VectorStore:
         import faiss
 
         self.dim = int(vectors.shape[1])
-        self.index = faiss.IndexFlatIP(self.dim)
+        self.index: faiss.Index = faiss.IndexFlatIP(self.dim)
         if len(vectors):
             self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
@@ -200,7 +200,7 @@ def save_index(index_dir: Path, manifest: IndexManifest, chunks: list[Chunk], to
     return final
 
 
-def prune(index_dir: Path, keep: int, live: str | Sequence[str], min_age_s: float = 60.0) -> list[str]:
+def prune(index_dir: Path, keep: int, live: str | Iterable[str], min_age_s: float = 60.0) -> list[str]:
     """Remove all but the ``keep`` newest index versions (by build time; never a ``live`` one) and a
     crashed build's leftovers. Returns the versions that remain."""
     return prune_versions(index_dir, "v-*", keep, [live] if isinstance(live, str) else live,

@@ -139,7 +139,7 @@ class Retriever:
         if self.config.report_weight:
             # Hierarchical evidence: a chunk of the report the question is about (its best chunk scores
             # high) beats an equally good chunk of another report on the same topic.
-            best = {}
+            best: dict[str, float] = {}
             for i in np.argsort(-fused)[:50]:
                 best.setdefault(chunks[i].report_id, fused[i])
             fused += self.config.report_weight * np.fromiter((best.get(c.report_id, 0.0) for c in chunks),

@@ -161,9 +161,9 @@ def number_tokens(norm: str) -> list[Number]:
             # runs without a digit (千家万户, 百姓) are words, not numbers.
             if (numeral == "一" and not m.group("cn_ord")) or not _CN_DIGIT_RE.search(numeral):
                 continue
-            value = cn_number(numeral)
-            if value is not None:
-                tokens.append(_quantity(Decimal(value), m.group("cn_u"), start, end))
+            count = cn_number(numeral)
+            if count is not None:
+                tokens.append(_quantity(Decimal(count), m.group("cn_u"), start, end))
     # A range gives its unit to its first end: 「1-6月」 → 1月, 6月; 「2023-2025年」 → 2023年, 2025年.
     for i in range(len(tokens) - 1, 0, -1):
         first, second = tokens[i - 1], tokens[i]

@@ -52,7 +52,7 @@ class SentenceCheck(BaseModel):
     is_connective: bool = Field(False, description="A short lead-in (「具体如下：」); needs no citation.")
     kept: bool = Field(description="Shown to the user: supported claims, refusals, connectives.")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def rendered(self) -> str:
         """The sentence with its final markers after it: 「…完成改造。[1][3]」."""
@@ -233,17 +233,17 @@ class AnswerCheck(BaseModel):
     text: str = Field(description="The kept sentences rendered with their final markers, answer lines kept.")
     threshold: float
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def kept(self) -> list[SentenceCheck]:
         return [s for s in self.sentences if s.kept]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def dropped(self) -> list[SentenceCheck]:
         return [s for s in self.sentences if not s.kept]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def counts(self) -> dict[str, int]:
         """sentences, kept, dropped, supported, repaired, refusals, connectives."""
@@ -258,7 +258,7 @@ class AnswerCheck(BaseModel):
             "connectives": sum(x.is_connective and x.kept for x in s),
         }
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects any decorator over @property
     @property
     def used_evidence(self) -> list[int]:
         """Evidence ids cited by the kept sentences, in order of first use."""
