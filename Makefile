@@ -69,9 +69,12 @@ test: models system-packages
 test-unit: $(INSTALLED)
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
+# ruff, then mypy (its settings in pyproject.toml); mypy's cache lives beside the models, outside the clone,
+# so a fresh clone on the same machine checks in seconds instead of ~1.5 min.
+MYPY_CACHE_DIR ?= $(HOME)/.cache/govreport-rag/mypy
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
+	MYPY_CACHE_DIR=$(MYPY_CACHE_DIR) $(VENV)/bin/mypy
 
 eval: index
 	$(PY) -m eval.check_gold
