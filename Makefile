@@ -61,8 +61,10 @@ system-packages:
 
 browser: system-packages
 
-# Every tier: unit, integration and slow (README, "Tests"). No -m filter here: CI runs this.
-test: models system-packages
+# Every tier: unit, integration and slow (docs/testing.md). No -m filter here: CI runs this. The slow tests
+# share the bundled corpus's index, built here as `make run` builds it (embedding the corpus once per machine:
+# the vectors stay in the embedding cache under ~/.cache/govreport-rag, so a fresh clone rebuilds in seconds).
+test: index system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The unit tier alone: fakes only, so it needs neither the models nor Chromium.

@@ -25,22 +25,20 @@ recorded and blocked. Both contexts send whatever is not the server to a proxy t
 warm context cannot: in Playwright any route disables the HTTP cache, which would make it cold again.
 
 Writes eval/results/first-paint.json: p50/p95/max per metric and series, every load, every request outside
-the origin, the machine (CPUs, load average, Chromium version) and the git commit. Prints a table. Exit
-status 1 when the p95 first paint of either series is at or over ``--budget-ms``, when any request left
-for another origin, or when a load had no paint entry; so it can serve as a check. Not a test: the figures
-depend on the machine and on what else it runs.
+the origin, the command, commit and CPU (``provenance``), the load average and the Chromium version. Prints
+a table. Exit status 1 when the p95 first paint of either series is at or over ``--budget-ms``, when any
+request left for another origin, or when a load had no paint entry; so it can serve as a check. Not a test:
+the figures depend on the machine and on what else it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import socket
 import sys
 import tempfile
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -49,7 +47,7 @@ from playwright.sync_api import sync_playwright
 from tqdm import tqdm
 
 from api.app import create_app
-from eval.provenance import git_state
+from eval.provenance import bench_provenance
 from eval.retrieval import write_json
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import load_corpus
@@ -199,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT,
                         help=f"result file (default {OUT.relative_to(PROJECT_ROOT)})")
     args = parser.parse_args(argv)
+    provenance = bench_provenance(sys.argv[1:] if argv is None else argv)
     if args.loads < 1:
         parser.error("--loads must be at least 1")
 
@@ -253,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                         + ", ".join(urls[:5]) + (" …" if len(urls) > 5 else ""))
 
     result = {
-        "measured_at": time.strftime("%Y-%m-%d %H:%M"),
+        "provenance": provenance,
         "loads": args.loads,
         "budget_ms": args.budget_ms,
         "passed": not failures,
@@ -264,21 +263,17 @@ def main(argv: list[str] | None = None) -> int:
         "untimed_first_load": untimed,
         "external_requests": bench.external,
         "page_errors": bench.page_errors,
-        "machine": {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
-                    "load_average_before": [round(x, 2) for x in load_before],
+        "browser": {"load_average_before": [round(x, 2) for x in load_before],
                     "load_average_after": [round(x, 2) for x in os.getloadavg()],
-                    "platform": platform.platform(), "python": platform.python_version(),
-                    "chromium": version, "chromium_path": chromium,
-                    "playwright": _version("playwright")},
-        "git": git_state(),
+                    "chromium": version, "chromium_path": chromium, "playwright": _version("playwright")},
     }
     write_json(args.out, result)
 
-    m = result["machine"]
+    m, b, git = provenance["machine"], result["browser"], provenance["git"]
     print(f"\nchat page first paint: {args.loads} cold + {args.loads} warm loads; Chromium {version}, "
-          f"{m['cpu_count']} CPUs, load average {m['load_average_before'][0]:.2f} before, "
-          f"{m['load_average_after'][0]:.2f} after; commit {(result['git'].get('commit') or '?')[:10]}"
-          f"{' (dirty tree)' if result['git'].get('dirty') else ''}")
+          f"{m['cpu']} × {m['cpus_usable']}, load average {b['load_average_before'][0]:.2f} before, "
+          f"{b['load_average_after'][0]:.2f} after; commit {(git.get('commit') or '?')[:10]}"
+          f"{' (dirty tree)' if git.get('dirty') else ''}")
     print(_table(series))
     print(f"requests to other origins: {len(bench.external)}; page errors: {len(bench.page_errors)}")
     print(f"written: {args.out}", file=sys.stderr)

@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
+from eval.provenance import bench_provenance
 from eval.retrieval import write_json
 from testkit.serve_process import ServeProcess, memory_kb
 
@@ -197,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--mode", choices=["llm", "extractive"], default="llm")
     s.add_argument("--sample-every", type=int, default=10)
     args = parser.parse_args(argv)
+    provenance = bench_provenance(sys.argv[1:] if argv is None else argv)
     result = breakdown(args) if args.command == "breakdown" else serve(args)
-    result["measured_at"] = time.strftime("%Y-%m-%d %H:%M")
+    result["provenance"] = provenance
     out = OUT / f"memory-{args.command}-{args.mode}.json"
     write_json(out, result)
     print(json.dumps(result.get("smaps"), ensure_ascii=False, indent=2))

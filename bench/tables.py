@@ -15,7 +15,8 @@ through the title slot). So the search work — BM25 over every chunk, a dense s
 report's candidate chunks checked — is what a real archive of that size costs; the rows found are the
 originals' repeated, which is the worst case for the table's length.
 
-Writes eval/results/tables-cost.json and tables-cost.png (cost against the number of reports).
+Writes eval/results/tables-cost.json (the points, and the command, commit and CPU they were measured with)
+and tables-cost.png (cost against the number of reports).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.check_gold import GoldItem, read_gold
+from eval.provenance import bench_provenance
 from eval.retrieval import write_json
 from rag.answering.service import AnswerService
 from rag.config import PROJECT_ROOT, Settings
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from rag.app import open_answer_service
 
+    provenance = bench_provenance(sys.argv[1:] if argv is None else argv)
+
     items = [i for i in read_gold(args.gold) if i.type in ("aggregate", "compare")]
     base = open_answer_service(Settings(), with_llm=False)
     base.warm_up()
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         points.append(point)
         print(f"{point['reports']} reports, {point['chunks']} chunks: reports table {point['reports_table']}"
               f" · comparison {point['compare']}", flush=True)
-    write_json(args.out, points)
+    write_json(args.out, {"provenance": provenance, "points": points})
     plot(points, args.out.with_suffix(".png"))
     return 0
 

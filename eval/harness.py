@@ -73,7 +73,8 @@ def describe(result: dict) -> str:
     gold = ((p.get("gold") or {}).get("sha256") or "?")[:12]
     llm = p.get("llm") or {}
     model = f" · llm {llm.get('file') or llm.get('model')} {llm.get('sha256', '')}".rstrip() if llm else ""
-    return f"{head} · commit {commit} · corpus {corpus} · gold {gold}{model}"
+    cpu = (p.get("machine") or {}).get("cpu")
+    return f"{head} · commit {commit} · corpus {corpus} · gold {gold}{model}" + (f" · {cpu}" if cpu else "")
 
 
 def provenance_warnings(a: dict, b: dict) -> list[str]:

@@ -1,15 +1,22 @@
-"""Where a result came from: git state, model fingerprints, file hashes.
+"""Where a result came from: git state, machine, model fingerprints, file hashes.
 
 Every result file of `rag eval` records these (``provenance``), so two result files can be told apart long
-after the run: the commit and whether the tree was dirty, the embedding model's fingerprint (what the
-index and the embedding cache are keyed by), the GGUF that generated the answers, and the sha256 of the
-gold file and of the corpus files.
+after the run: the commit and whether the tree was dirty, the CPU it ran on (time figures depend on it: an
+AVX2-only CPU evaluates prompts about half as fast as one with AVX-512), the embedding model's fingerprint
+(what the index and the embedding cache are keyed by), the GGUF that generated the answers, and the sha256
+of the gold file and of the corpus files. The benchmarks under bench/ record ``git_state`` and
+``machine`` too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import platform
+import shlex
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from models.fetch import Fetcher
@@ -46,6 +53,40 @@ def git_state(root: Path = PROJECT_ROOT) -> dict:
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None, "note": "not a git checkout, or git is not installed"}
     return {"commit": commit, "dirty": bool(changed), "changed_files": len(changed)}
+
+
+# The instruction sets that decide llama.cpp's and torch's speed on a CPU, as /proc/cpuinfo names them.
+SPEED_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def machine() -> dict:
+    """The CPU a figure was measured on: model name, CPUs usable, the speed-relevant instruction sets, and
+    the load average when asked (another job on 2 cores changes every time figure)."""
+    model, flags = platform.machine(), set()  # (platform.processor() would run `uname -p`)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:  # not Linux: the model name from platform only
+        pass
+    return {"cpu": model, "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(), "flags": [f for f in SPEED_FLAGS if f in flags],
+            "avx512": "avx512f" in flags, "load_average": [round(x, 2) for x in os.getloadavg()],
+            # os.uname, not platform.platform(): that one runs `uname -p` in a subprocess
+            "platform": " ".join(os.uname()[i] for i in (0, 2, 4)), "python": platform.python_version()}
+
+
+def bench_provenance(argv: list[str]) -> dict:
+    """What a benchmark's result file records about its run: the command, when, the commit, the CPU."""
+    module = sys.modules["__main__"].__spec__
+    program = f"python -m {module.name}" if module is not None else sys.argv[0]
+    return {"command": " ".join([program, *map(shlex.quote, argv)]),
+            "measured_at": time.strftime("%Y-%m-%d %H:%M"), "git": git_state(), "machine": machine()}
 
 
 def embedding_fingerprint(settings: Settings) -> dict:

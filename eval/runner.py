@@ -22,9 +22,10 @@ from eval.answers import by_tag as answers_by_tag
 from eval.answers import by_type as answers_by_type
 from eval.answers import run as run_answers
 from eval.answers import summarize
+from eval.calibration import calibrated, prompt_speed
 from eval.check_gold import GoldItem
 from eval.conditions import Condition, check_pins, flatten, resolved_tuned
-from eval.provenance import embedding_fingerprint, file_sha256, git_state, llm_fingerprint
+from eval.provenance import embedding_fingerprint, file_sha256, git_state, llm_fingerprint, machine
 from eval.retrieval import evaluate
 from rag import app  # through the module: tests replace app.open_encoder with a fake
 from rag.answering.service import AnswerService
@@ -109,6 +110,7 @@ class Runner:
         self._services: dict[str | None, AnswerService] = {}
         self._git: dict | None = None
         self._llm_fingerprints: dict[str | None, dict] = {}
+        self._calibrations: dict[str | None, dict] = {}  # per LLM: eval/calibration.py
 
     def corpus(self) -> Corpus:
         if self._corpus is None:
@@ -144,6 +146,8 @@ class Runner:
             generator = app.open_generator(self.llm_settings(cond)) if cond.mode == "llm" else None
             self._services[key] = AnswerService(self.retriever(cond), self.corpus(), generator,
                                                 self.tuned.answer.model_copy())
+            if generator is not None:  # before warm_up, which caches the system prompt again
+                self._calibrations[key] = prompt_speed(generator)
         svc = self._services[key]
         svc.config.prompt = cond.prompt or self.tuned.answer.prompt
         svc.warm_up()
@@ -156,6 +160,7 @@ class Runner:
         corpus = self.corpus()
         out: dict = {
             "git": self._git,
+            "machine": machine(),
             "embedding_model": embedding_fingerprint(self.settings),
             "llm": None,
             "corpus": {"dir": corpus.data_dir, "content_hash": corpus.content_hash,
@@ -228,10 +233,15 @@ class Runner:
             by_type = answers_by_type(recs)
             by_tag = answers_by_tag(recs)
             records = [r.model_dump() for r in recs]
+        llm = cond.kind == "answers" and cond.mode == "llm"
+        calibration = self._calibrations.get(cond.llm_model) if llm else None
+        if calibration:
+            summary |= calibrated(summary, calibration)
         summary["peak_rss_mb"] = peak_rss_mb()
         return {"condition": cond.name, "description": cond.description, "spec": cond.model_dump(),
                 "n": len(records), "seconds": round(time.perf_counter() - t0, 1),
                 "run_at": time.strftime("%Y-%m-%d %H:%M"),
                 "provenance": self.provenance(cond, gold),
+                "calibration": calibration,
                 "config": self.resolved_config(cond, retriever, service, n=len(records), limit=limit),
                 "summary": summary, "by_type": by_type, "by_tag": by_tag, "records": records}

@@ -103,6 +103,23 @@ def real_settings() -> Settings:
     return Settings(_env_file=None)
 
 
+@pytest.fixture(scope="session")
+def real_service(real_settings):
+    """The real answer service — the bundled corpus's index (var/index, built by `make index` before the
+    tests), EmbeddingGemma and the GGUF — loaded once per test run and shared by the slow tests."""
+    from rag.app import open_answer_service
+
+    svc = open_answer_service(real_settings)
+    svc.warm_up()
+    return svc
+
+
+@pytest.fixture(scope="session")
+def real_encoder(real_service):
+    """The real embedding model, as the service loaded it."""
+    return real_service.retriever.encoder
+
+
 @pytest.fixture
 def fake_encoder() -> FakeEncoder:
     return FakeEncoder()

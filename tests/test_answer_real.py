@@ -17,12 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def service(real_settings):
-    from rag.app import open_answer_service
-
-    svc = open_answer_service(real_settings)
-    svc.warm_up()
-    return svc
+def service(real_service):
+    return real_service  # loaded once per test run (tests/conftest.py)
 
 
 def _verbatim(svc: AnswerService, answer) -> None:

@@ -49,11 +49,14 @@ def test_evidence_arrives_at_once_and_tokens_stream(settings, slow_service):
         with http.stream("POST", f"{base}/v1/ask/stream", json={"question": QUESTION}) as r:
             assert r.status_code == 200
             arrivals = [(name, time.monotonic() - t0) for name, _ in _events(r)]
-    assert arrivals[0][0] == "evidence" and arrivals[0][1] < 0.3
     tokens = [t for name, t in arrivals if name == "token"]
-    assert arrivals[-1][0] == "answer"
-    # streamed, not buffered: tokens arrive spread over the generation, the first well before the last
-    assert tokens[-1] - tokens[0] > 1.0
+    assert arrivals[0][0] == "evidence" and arrivals[-1][0] == "answer"
+    # No wall-clock limit: the fake model's own pace is the yardstick. The evidence is sent before the
+    # first token (which the fake produces only after sleeping token_delay), not with the answer; tokens
+    # arrive spread over the generation (≥ half the sleeps between the first and the last), not buffered.
+    delay = slow_service.token_delay
+    assert arrivals[0][1] < tokens[0] - delay / 2
+    assert tokens[-1] - tokens[0] > (len(tokens) - 1) * delay / 2
 
 
 def test_disconnect_cancels_the_running_generation(settings, slow_service):
@@ -84,9 +87,12 @@ def test_one_generation_at_a_time_and_a_full_queue_is_503(settings, slow_service
     app = create_app(settings.model_copy(update={"queue_size": 1}), service=slow_service)
     results: dict[str, int] = {}
 
+    took: dict[str, float] = {}
+
     def ask(tag: str, base: str) -> None:
+        t0 = time.monotonic()
         r = httpx.post(f"{base}/v1/ask", json={"question": f"{QUESTION}{tag}"}, timeout=30)
-        results[tag] = r.status_code
+        results[tag], took[tag] = r.status_code, time.monotonic() - t0
 
     with live_server(app) as base:
         first = threading.Thread(target=ask, args=("A", base))
@@ -101,17 +107,19 @@ def test_one_generation_at_a_time_and_a_full_queue_is_503(settings, slow_service
         assert 1 <= int(r.headers["Retry-After"]) <= 300
         s = httpx.post(f"{base}/v1/ask/stream", json={"question": QUESTION}, timeout=30)
         assert s.status_code == 503 and "Retry-After" in s.headers  # refused before the stream starts
-        # the event loop is not blocked by the generation: health and reports answer at once
+        # the event loop is not blocked by the generation: health and reports answer while A generates,
+        # in a small part of A's generation time (a blocked loop would make them wait for the rest of it)
         t0 = time.monotonic()
         assert httpx.get(f"{base}/healthz").status_code == 200
         assert httpx.get(f"{base}/v1/reports").status_code == 200
-        assert time.monotonic() - t0 < 0.5
+        served = time.monotonic() - t0
         metrics = httpx.get(f"{base}/metrics").text
         assert "rag_llm_queue_depth 1" in metrics and "rag_llm_busy 1" in metrics
         assert 'rag_llm_jobs_total{outcome="rejected"} 2' in metrics
         first.join(30)
         second.join(30)
     assert results == {"A": 200, "B": 200}
+    assert served < took["A"] / 4, (served, took)
     assert slow_service.max_concurrent == 1  # serialised
     assert [c for c in slow_service.calls if c[-1] in "AB"] == [f"{QUESTION}A", f"{QUESTION}B"]  # in order
 
@@ -170,16 +178,20 @@ def test_openai_client_against_the_server(settings, fake_service):
 def test_a_queued_stream_says_how_many_are_ahead(settings, slow_service):
     app = create_app(settings, service=slow_service)
     with live_server(app) as base:
-        first = threading.Thread(target=lambda: httpx.post(f"{base}/v1/ask", json={"question": QUESTION},
-                                                            timeout=30))
+        first_done = threading.Event()
+
+        def ask_first() -> None:
+            httpx.post(f"{base}/v1/ask", json={"question": QUESTION}, timeout=30)
+            first_done.set()
+
+        first = threading.Thread(target=ask_first)
         first.start()
         assert _wait_until(slow_service.running.is_set)
         question = {"question": "统计局数据质量"}
-        t0 = time.monotonic()
         with httpx.stream("POST", f"{base}/v1/ask/stream", json=question, timeout=30) as r:
             lines = r.iter_lines()
-            # the evidence does not wait for the busy model
-            assert next(lines) == "event: evidence" and time.monotonic() - t0 < 0.3
+            # the evidence does not wait for the busy model: it comes while the first answer is generated
+            assert next(lines) == "event: evidence" and not first_done.is_set()
             rest = [ln for ln in lines if ln.startswith(("event:", ":"))]
         first.join(30)
     assert rest[0] == ": queued 1" and rest[-1] == "event: answer"

@@ -230,14 +230,22 @@ def test_bad_names_get_a_422_and_change_nothing(client, name, words):
     (lambda: hostile.many_parts_docx(3000), 413, "parts"),
 ])
 def test_hostile_docx_uploads_get_a_4xx_naming_the_file(client, lib_settings, make, status, words):
-    before = _ids(client)
+    data = make()
+    # The yardstick, on this machine now: a legitimate one-page .docx upload (parsed, embedded, saved)
+    page = hostile.report_docx(ARCHIVE_REPORT.splitlines())
     t0 = time.perf_counter()
-    r = _upload(client, "炸弹.docx", make())
+    assert _upload(client, "县档案局.docx", page).status_code == 201
+    legitimate = time.perf_counter() - t0
+    before, library = _ids(client), current_library(lib_settings.library_path())
+    t0 = time.perf_counter()
+    r = _upload(client, "炸弹.docx", data)
+    refused = time.perf_counter() - t0
     assert r.status_code == status, r.text
     message = r.json()["error"]["message"]
     assert "炸弹.docx" in message and words in message, message
-    assert time.perf_counter() - t0 < 30  # the 40 MB bomb used to take 142 s
-    assert _ids(client) == before and current_library(lib_settings.library_path()) is None
+    # refused for less than a one-page report costs (the 40 MB bomb used to take 142 s)
+    assert refused < legitimate, (refused, legitimate)
+    assert _ids(client) == before and current_library(lib_settings.library_path()) == library
 
 
 def test_a_bundled_file_is_never_replaced_silently(client):
@@ -303,10 +311,9 @@ def test_a_stream_refused_for_a_full_queue_costs_no_retrieval(lib_settings):
                 t.start()
                 time.sleep(0.3)
             calls = len(fake.calls)
-            t0 = time.perf_counter()
             r = c.post("/v1/ask/stream", json={"question": "县林业局的森林防火"})
             assert r.status_code == 503 and r.headers["Retry-After"]
-            assert time.perf_counter() - t0 < 1.0
+            assert not results  # refused at once, while the first answer is still being generated
             assert len(fake.calls) == calls  # refused before retrieval: the service was never called
             for t in threads:
                 t.join()

@@ -31,12 +31,20 @@ def test_chunk_text_is_the_exact_source_slice_with_right_lines(real_corpus, real
 
 
 def test_chunks_never_cross_a_report_or_section(real_corpus, real_chunks):
+    texts = {f.name: source_text(Path(real_corpus.data_dir) / f.name) for f in real_corpus.files}
+    assert any(c.chunk_type == "outline" for c in real_chunks)
     for c in real_chunks:
         report = real_corpus.get(c.report_id)
+        src = texts[c.source_file]
         if c.chunk_type == "outline":
+            # the headings of the section's sub-sections, one per line, in order, each on its own line
             section = report.section(c.section_id)
-            assert len(c.text.split("\n")) >= 2
-            assert all(child.line_start >= c.line_start for child in section.children[:1])
+            lines = c.text.split("\n")
+            child_lines = [child.line_start for child in section.children]
+            assert 2 <= len(lines) <= len(child_lines) and len(c.parts) == len(lines)
+            starts = [src.count("\n", 0, a) + 1 for a, _ in c.parts]
+            assert starts == sorted(starts) and set(starts) <= set(child_lines), (c.chunk_id, starts)
+            assert starts[0] == child_lines[0] == c.line_start
             continue
         section = report.section(c.section_id)
         assert section.path == c.section_path

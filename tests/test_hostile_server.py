@@ -1,10 +1,13 @@
 """The real service (`rag serve`, real models, its own process) under hostile clients (slow; runs in CI):
 
-* the worst single requests, one at a time, while /healthz is polled: its p99 stays under 100 ms; and
-  hostile requests (bombs, huge bodies, long queries and histories): none gets a 5xx, and none grows
-  the server's resident memory by more than 200 MB (run first: schemathesis then deletes reports);
+* the worst single requests, one at a time, while /healthz is polled: its p99 stays within a small
+  multiple of the idle server's /healthz p50, measured first in the same run (no milliseconds: CPUs
+  differ); and hostile requests (bombs, huge bodies, long queries and histories): none gets a 5xx, and
+  none grows the server's resident memory by more than 200 MB (run first: schemathesis then deletes
+  reports);
 * a bounded schemathesis run against its OpenAPI document — every operation, a few of them generating
-  with the LLM — that fails on any 5xx or any response that does not match the document.
+  with the LLM — that fails on any 5xx, any response that does not match the document, or any response
+  slower than a multiple of the server's own warm-up answer, timed in the same run.
 
 The server gets its own library and index folders (schemathesis adds and deletes reports) and an API
 key (so the auth checks have something to check); models and the embedding cache are the machine's.
@@ -20,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -34,7 +38,10 @@ KEY = "hostile-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 QUESTION = "县水利局下半年在资金管理上有什么安排？"
 RSS_GROWTH_MAX_MB = 200
-HEALTHZ_P99_MAX_MS = 100
+# A blocked event loop shows in /healthz as a stall: the full GC pause this test once caught (262 ms on a
+# 2.8 GHz Xeon) was 175× the idle p50; under the worst requests without it, p99 is ≈10× (the request's own
+# threads share 2 cores). 40× sits between, on any CPU.
+HEALTHZ_STALL = 40
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +60,27 @@ def server(tmp_path_factory) -> Iterator[ServeProcess]:
         server_errors = [line for line in server.log.read_text(errors="replace").splitlines()
                          if '" 500 ' in line or "Traceback" in line]
         assert not server_errors, server_errors[:5]
+
+
+@dataclass(frozen=True)
+class Yardsticks:
+    """What the limits are multiples of, measured on this machine in this run."""
+
+    answer_s: float  # a warm LLM answer to a short question
+    idle_healthz_ms: float  # /healthz p50 while nothing else runs
+
+
+@pytest.fixture(scope="module")
+def yardsticks(server) -> Yardsticks:
+    t0 = time.perf_counter()
+    httpx.post(f"{server.url}/v1/ask", json={"question": "县林业局森林防火有什么安排？"}, headers=AUTH,
+               timeout=300).raise_for_status()
+    answer_s = time.perf_counter() - t0
+    samples: list[float] = []
+    stop = threading.Event()
+    threading.Timer(3.0, stop.set).start()
+    _poll_healthz(server.url, stop, samples)
+    return Yardsticks(answer_s=answer_s, idle_healthz_ms=statistics.median(samples))
 
 
 # -- the event loop never stalls ------------------------------------------------------------------------
@@ -98,7 +126,7 @@ def _worst_requests(url: str) -> dict[str, Callable[[httpx.Client], httpx.Respon
     }
 
 
-def test_healthz_stays_fast_and_memory_flat_under_the_worst_requests(server):
+def test_healthz_stays_fast_and_memory_flat_under_the_worst_requests(server, yardsticks):
     report = []
     with httpx.Client(timeout=300) as c:
         for name, send in _worst_requests(server.url).items():
@@ -115,12 +143,14 @@ def test_healthz_stays_fast_and_memory_flat_under_the_worst_requests(server):
             stop.set()
             poller.join()
             growth = server.peak_mb() - rss_before
+            stall = _p99(samples) / yardsticks.idle_healthz_ms
             report.append(f"{name}: {r.status_code} in {took:.2f} s; /healthz p99 {_p99(samples):.1f} ms "
-                          f"over {len(samples)} polls; RSS {rss_before:.0f} MB, peak +{growth:.0f} MB, after "
-                          f"{server.rss_mb() - rss_before:+.0f} MB")
+                          f"= {stall:.1f}× idle over {len(samples)} polls; RSS {rss_before:.0f} MB, peak "
+                          f"+{growth:.0f} MB, after {server.rss_mb() - rss_before:+.0f} MB")
             assert r.status_code < 500, (name, r.text[:300])
-            assert _p99(samples) < HEALTHZ_P99_MAX_MS, report[-1]
+            assert stall < HEALTHZ_STALL, report[-1]
             assert growth < RSS_GROWTH_MAX_MB, report[-1]
+    print(f"idle /healthz p50 {yardsticks.idle_healthz_ms:.2f} ms; a warm answer {yardsticks.answer_s:.1f} s")
     print("\n".join(report))
 
 
@@ -144,21 +174,26 @@ def _schemathesis(server: ServeProcess, tmp_path: Path, name: str, *args: str) -
     assert "generated" in summary and "Failures:" not in summary and "Errors:" not in summary, summary
 
 
-def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(server, tmp_path):
-    # Reading and writing operations, every phase (the stateful phase uploads and deletes reports).
+def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(server, yardsticks, tmp_path):
+    def limit(answers: float) -> str:  # seconds: ``answers`` times the server's warm answer
+        return f"{answers * yardsticks.answer_s:.1f}"
+
+    # Response-time limits are multiples of the warm answer timed in the fixture, never seconds (`--checks
+    # all` alone would allow 10 s, which a slower CPU misses on an upload or a long generated question).
+    # Reading and writing operations, every phase (the stateful phase uploads and deletes reports): no read
+    # may take as long as two answers (the slowest, a 2,000-character search, embeds its query).
     _schemathesis(server, tmp_path, "reads", "--exclude-path-regex", GENERATING,
                   "--exclude-path", "/v1/reports", "--exclude-path", "/v1/reports/stream",
-                  "--max-time", "100")
+                  "--max-time", "60", "--max-response-time", limit(2))
     # Uploads: the schema cannot say which bytes and names make a report, so a valid-looking upload may
-    # be refused with 422 — every other check applies.
-    # `--checks all` limits every response to 10 s; an upload embeds its chunks (~3 a second here).
+    # be refused with 422 — every other check applies. An upload embeds its chunks and saves the index.
     _schemathesis(server, tmp_path, "uploads", "--include-name", "POST /v1/reports",
-                  "--exclude-checks", "positive_data_acceptance", "--max-time", "40",
-                  "--max-response-time", "60")
-    # A few generating operations (each answer takes seconds on 2 cores). OpenAI's message schema cannot
-    # say "ends with a non-empty user question", so a valid-looking chat request may be refused with 422.
-    _schemathesis(server, tmp_path, "answers", "--include-path-regex", GENERATING, "--max-examples", "4",
-                  "--phases", "examples,fuzzing", "--max-time", "120",
+                  "--exclude-checks", "positive_data_acceptance", "--max-time", "30",
+                  "--max-response-time", limit(10))
+    # A few generating operations. OpenAI's message schema cannot say "ends with a non-empty user question",
+    # so a valid-looking chat request may be refused with 422. A long generated question makes a long
+    # prompt (3× a warm answer seen); a hang still fails.
+    _schemathesis(server, tmp_path, "answers", "--include-path-regex", GENERATING, "--max-examples", "3",
+                  "--phases", "examples,fuzzing", "--max-time", "90",
                   "--exclude-checks", "positive_data_acceptance",
-                  # an LLM answer to a long generated question took 10.5 s here; a hang still fails
-                  "--max-response-time", "120")
+                  "--max-response-time", limit(10))

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def encoder(real_settings):
-    return Encoder(real_settings.embedding_model_path(), threads=real_settings.threads)
+def encoder(real_encoder):
+    return real_encoder  # the service's, loaded once per test run (tests/conftest.py)
 
 
 def test_a_serving_encoder_keeps_one_copy_and_reloads_for_passages(real_settings):

@@ -1,26 +1,49 @@
-"""The real path: EmbeddingGemma + FAISS + BM25 over the bundled corpus, on gold questions (slow)."""
+"""The real path: EmbeddingGemma + FAISS + BM25 over the bundled corpus, on gold questions (slow).
+
+The bundled corpus's index is the one `make test` builds (`make index`, var/index), shared with every slow
+test through the session's ``real_service``; the build from scratch — every chunk through the encoder,
+nothing from the cache — runs here on the small corpus of tests/fixtures/, in seconds."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from embeddings.cache import EmbeddingCache
+from embeddings.encoder import model_fingerprint
 from eval.retrieval import load_gold, relevant
-from rag.app import open_encoder, open_index
 from rag.config import PROJECT_ROOT
-from rag.retrieval.index import load_index
+from rag.corpus import load_corpus
+from rag.retrieval.index import build_index, load_index
 from rag.retrieval.retriever import Retriever
 
 pytestmark = pytest.mark.slow
 
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "corpus"
+
 
 @pytest.fixture(scope="module")
-def real(real_settings, tmp_path_factory):
-    # A private index dir; the embedding cache is the machine's, so this is a warm build after the first.
-    settings = real_settings.model_copy(update={"index_dir": tmp_path_factory.mktemp("index")})
-    encoder = open_encoder(settings)
-    index, built = open_index(settings, encoder=encoder, progress=False)
-    assert built
-    return settings, Retriever(index, encoder)
+def real(real_settings, real_service):
+    return real_settings, real_service.retriever
+
+
+def test_an_index_built_from_scratch_embeds_every_chunk_and_finds_its_report(real_encoder, tmp_path):
+    corpus = load_corpus(FIXTURES)
+    cache = EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite")  # empty: nothing is reused
+    try:
+        index = build_index(corpus, real_encoder, tmp_path / "index", cache,
+                            model_fingerprint(real_encoder.model_path), progress=False)
+        assert index.manifest.embedded == index.manifest.n_chunks == len(cache) > 10
+        again = build_index(corpus, real_encoder, tmp_path / "index", cache,
+                            model_fingerprint(real_encoder.model_path), progress=False)
+        assert again.manifest.embedded == 0  # the second build takes every vector from the cache
+    finally:
+        cache.close()
+    loaded = load_index(tmp_path / "index")
+    assert np.array_equal(loaded.dense.index.reconstruct_n(0, len(loaded)),
+                          index.dense.index.reconstruct_n(0, len(index)))
+    hits = Retriever(loaded, real_encoder).search("县水利局上半年完成了哪些水利工程？", k=3)
+    assert hits and "水利局" in hits[0].report_title
 
 
 def test_gold_questions_find_their_quote_near_the_top(real):
