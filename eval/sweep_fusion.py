@@ -9,50 +9,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
-from embeddings.protocol import Encoder
-from eval.retrieval import evaluate, load_gold
+from eval.retrieval import QueryMemo, evaluate, load_gold
 from rag.app import open_encoder, open_index
 from rag.config import PROJECT_ROOT, RetrievalConfig, Settings
 from rag.retrieval.retriever import Retriever
-
-
-class _MemoQueries:
-    """Wraps an encoder so each distinct query is embedded once across all combinations (passages go
-    straight to the wrapped encoder)."""
-
-    def __init__(self, encoder: Encoder) -> None:
-        self.encoder = encoder
-        self.memo: dict[str, np.ndarray] = {}
-
-    @property
-    def dim(self) -> int:
-        return self.encoder.dim
-
-    @property
-    def model_id(self) -> str:
-        return self.encoder.model_id
-
-    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
-        for q in queries:
-            if q not in self.memo:
-                self.memo[q] = self.encoder.encode_queries([q])[0]
-        return np.stack([self.memo[q] for q in queries])
-
-    def document_inputs(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> list[str]:
-        return self.encoder.document_inputs(texts, titles)
-
-    def encode_inputs(self, inputs: Sequence[str], progress: bool = False) -> np.ndarray:
-        return self.encoder.encode_inputs(inputs, progress)
-
-    def encode_documents(self, texts: Sequence[str], titles: Sequence[str] | None = None,
-                         progress: bool = False) -> np.ndarray:
-        return self.encoder.encode_documents(texts, titles, progress)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder = open_encoder(settings)
     index, _ = open_index(settings, encoder=encoder)
     items = [i for i in load_gold(args.gold) if i.answerable and i.sources]
-    memo = _MemoQueries(encoder)
+    memo = QueryMemo(encoder)
     print(f"{'rrf_k':>6} {'dense_w':>8} {'report_w':>9} {'r@1':>6} {'r@5':>6} {'r@10':>6} {'mrr':>6}")
     for k, dw, rw in itertools.product((10, 30, 60), (0.3, 0.5, 0.7, 1.0), (0.0, 0.5)):
         config = RetrievalConfig(rrf_k=k, dense_weight=dw, report_weight=rw, rerank_weight=0.0)

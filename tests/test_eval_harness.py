@@ -18,6 +18,7 @@ from eval.conditions import (
     resolved_tuned,
 )
 from eval.harness import check, diff
+from eval.retrieval import QueryMemo
 from rag.cli import main
 from rag.config import DEFAULTS, PROJECT_ROOT, Settings
 from rag.errors import RagError
@@ -146,7 +147,12 @@ def test_diff_lists_better_and_worse_questions():
 
 
 @pytest.mark.slow
-def test_check_passes_then_fails_when_retrieval_is_broken(tmp_path, capsys, monkeypatch):
+def test_check_passes_then_fails_when_retrieval_is_broken(tmp_path, capsys, monkeypatch, real_encoder):
+    # The session's encoder, each distinct question embedded once (the conditions share their questions,
+    # and the broken run repeats them): two thirds of this test's time was query embedding. No time is
+    # checked here, so the memo changes no figure that is.
+    memo = QueryMemo(real_encoder)
+    monkeypatch.setattr("rag.app.open_encoder", lambda settings: memo)
     out = tmp_path / "results"
     # the fast subset, held-out questions included
     assert main(["eval", "--condition", "ci", "--check", "--out", str(out)]) == 0

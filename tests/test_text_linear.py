@@ -11,8 +11,8 @@ adversarial input (issue 13: a marker regex took 41 s on a whitespace-heavy hist
   Requests cannot reach these sizes (a question is at most 2,000 characters and a conversation 24,000);
   ingest can, off the event loop.
 
-No budget is in seconds: CPUs differ (an AMD EPYC with AVX2 only ran these patterns 1.5× slower than the
-Xeon they were written on). A budget is a multiple of a **reference scan of the same text measured in the
+No budget is in seconds: CPUs differ (budgets of 1 s per MB, written on one Xeon, failed on an AMD EPYC
+with AVX2 only: 1.06–1.42 s). A budget is a multiple of a **reference scan of the same text measured in the
 same run**: ``(?s).`` replaced at every character, one regex-engine match per character (≈50 ns per
 character on a 2.8 GHz Xeon, whatever the characters). The budgets below are 2.5–4 times the slowest
 pattern or function measured against it, so one that becomes several times slower fails on any machine.

@@ -212,7 +212,7 @@ def test_stop_button_cancels_the_generation(page, service):
 def test_a_question_waiting_for_the_model_shows_its_place(page, service, base_url):
     import httpx
 
-    service.token_delay = 0.2
+    service.token_delay = 0.1  # the first answer takes a few seconds: long enough to see the queue
     try:
         other = threading.Thread(target=lambda: httpx.post(f"{base_url}/v1/ask", json={"question": QUESTION},
                                                             timeout=60))
