@@ -115,6 +115,13 @@ def real_service(real_settings):
 
 
 @pytest.fixture(scope="session")
+def real_index_dir(real_service, real_settings):
+    """The folder of the bundled corpus's built index. A test that starts `rag serve` over a scratch index
+    folder copies it there (8 MB) instead of having the server rebuild it from the embedding cache."""
+    return real_settings.index_dir
+
+
+@pytest.fixture(scope="session")
 def real_encoder(real_service):
     """The real embedding model, as the service loaded it."""
     return real_service.retriever.encoder

@@ -46,8 +46,9 @@ HEALTHZ_STALL = 40
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[ServeProcess]:
+def server(tmp_path_factory, real_index_dir) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("hostile")
+    shutil.copytree(real_index_dir, root / "index")  # its own copy: schemathesis changes the library
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_LIBRARY_DIR=str(root / "library"), RAG_INDEX_DIR=str(root / "index"), RAG_API_KEY=KEY,
                RAG_WRITE_WAIT_S="20")
@@ -185,16 +186,16 @@ def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(server, yardsticks, tm
     # may take as long as two answers (the slowest, a 2,000-character search, embeds its query).
     _schemathesis(server, tmp_path, "reads", "--exclude-path-regex", GENERATING,
                   "--exclude-path", "/v1/reports", "--exclude-path", "/v1/reports/stream",
-                  "--max-time", "40", "--max-response-time", limit(2))
+                  "--max-time", "30", "--max-response-time", limit(2))
     # Uploads: the schema cannot say which bytes and names make a report, so a valid-looking upload may
     # be refused with 422 — every other check applies. An upload embeds its chunks and saves the index.
     _schemathesis(server, tmp_path, "uploads", "--include-name", "POST /v1/reports",
-                  "--exclude-checks", "positive_data_acceptance", "--max-time", "20",
+                  "--exclude-checks", "positive_data_acceptance", "--max-time", "15",
                   "--max-response-time", limit(10))
     # A few generating operations. OpenAI's message schema cannot say "ends with a non-empty user question",
     # so a valid-looking chat request may be refused with 422. A long generated question makes a long
     # prompt (3× a warm answer seen); a hang still fails.
     _schemathesis(server, tmp_path, "answers", "--include-path-regex", GENERATING, "--max-examples", "3",
-                  "--phases", "examples,fuzzing", "--max-time", "60",
+                  "--phases", "examples,fuzzing", "--max-time", "40",
                   "--exclude-checks", "positive_data_acceptance",
                   "--max-response-time", limit(10))

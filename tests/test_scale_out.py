@@ -96,12 +96,13 @@ def _answers_from_new_report(url: str) -> bool:
 
 
 @pytest.fixture
-def workers(tmp_path):
+def workers(tmp_path, real_index_dir):
     """Two workers over one scratch library and index (the machine's models and embedding cache)."""
     if not Path(NGINX).exists():
         pytest.fail("nginx is not installed; `make system-packages` (as root) installs it")
-    # A scratch index: the first worker builds it from the embedding cache (every vector is there after
-    # the real-model tests or `make index`; else this embeds the corpus, ~7 min).
+    # A scratch index folder, seeded with a copy of the built one: the upload then writes a new version
+    # there, never into var/index.
+    shutil.copytree(real_index_dir, tmp_path / "index")
     env = {**os.environ, "RAG_LIBRARY_DIR": str(tmp_path / "library"),
            "RAG_INDEX_DIR": str(tmp_path / "index")}
     started: list[ServeProcess] = []

@@ -212,17 +212,21 @@ FUNCTION_KINDS = ("spaces", "digits", "decimals", "CJK", "CJK numerals", "punctu
                   "ordinals", "withheld", "mixture")
 
 
-def _timed(fn: Callable[[str], object], unit: str, size: int) -> tuple[float, float]:
-    """(seconds ``fn`` takes on ``unit`` repeated to ``size``, the reference scan of that text), the
-    better of two runs (a busy machine). Each run gets a text of its own (another last character): some
-    functions cache by text, and a cached run would make the comparison meaningless."""
-    took = float("inf")
+def _timed(fn: Callable[[str], object], unit: str, size: int, enough: float = 0.0) -> tuple[float, float]:
+    """(seconds ``fn`` takes on ``unit`` repeated to ``size``, the reference scan of that text): the
+    better of two runs (a busy machine), or the first alone when it is within ``enough`` reference scans.
+    Each run gets a text of its own (another last character): some functions cache by text, and a cached
+    run would make the comparison meaningless."""
+    took, ref = float("inf"), 0.0
     for end in ("a", "b"):
         text = _fill(unit, size, end=end)
+        ref = ref or reference(text)
         t0 = time.perf_counter()
         fn(text)
         took = min(took, time.perf_counter() - t0)
-    return took, reference(text)
+        if took <= enough * ref:
+            break
+    return took, ref
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -230,7 +234,9 @@ def test_every_public_text_function_is_linear(name):
     fn, budget = FUNCTIONS[name]
     for kind in FUNCTION_KINDS:
         small, _ = _timed(fn, UNITS[kind], SMALL)
-        large, ref = _timed(fn, UNITS[kind], LARGE)
+        large, ref = _timed(fn, UNITS[kind], LARGE, enough=budget / 2)
+        if large > LINEAR * small + ref:  # one run, perhaps a noisy one: the better of two decides
+            large, ref = _timed(fn, UNITS[kind], LARGE)
         assert large <= LINEAR * small + ref, (f"{name} is superlinear on {kind}: {SMALL // 1000} KB "
                                                 f"{small * 1000:.1f} ms, {LARGE // 1000} KB "
                                                 f"{large * 1000:.1f} ms")
