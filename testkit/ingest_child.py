@@ -9,18 +9,27 @@ Two kinds of moments, both chosen from outside (the product code has no hook for
   library or index folder. The child wraps those functions and stops just before the n-th call; with
   ``INGEST_COUNT_POINTS=1`` it runs through and prints how many there were. These are exactly the moments
   at which what is on disk changes, so a kill between any two of them is a kill at one of them.
+
+``--fork-server`` runs it as a fork server instead: started once by testkit/library_helpers.py, it forks
+one child per request, each running ``main`` exactly as ``python -m testkit.ingest_child ARGS`` would but
+with the imports done and jieba's dictionary loaded (a fresh interpreter spent ~1 s of every crash point
+on them).
+Requests and replies are lines on stdin and stdout (``serve_forks``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from rag.config import Settings
 from rag.library import Library, read_uploads
+from rag.retrieval.bm25 import tokenize
 from testkit.fakes import FakeEncoder
 
 _HOOKED = [(os, "fsync"), (os, "mkdir"), (os, "link"), (os, "replace"), (os, "rename"), (os, "unlink"),
@@ -82,5 +91,48 @@ def main() -> None:
     print(f"DONE {summary.version}", flush=True)
 
 
+def _run_forked(request: dict) -> None:
+    """In a forked child: take the request's environment, arguments and output files, run ``main``, exit
+    (never return into the server's loop)."""
+    code = 1
+    try:
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the server's requests are not the child's
+        for fd, path in ((1, request["out"]), (2, request["err"])):
+            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["testkit.ingest_child", *request["args"]]
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def serve_forks() -> None:
+    """Requests, one JSON object a line: ``{"op": "run", "env", "args", "out", "err"}`` forks a child and
+    answers ``PID n``; ``{"op": "poll", "pid"}`` answers ``RUNNING`` or ``EXIT n code``; ``{"op": "wait",
+    "pid"}`` answers ``EXIT n code`` once the child has ended (killed -9: code -9)."""
+    tokenize("预热")  # jieba's dictionary, loaded once here instead of in every child (~0.8 s each)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["op"] == "run":
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                _run_forked(request)
+            reply = f"PID {pid}"
+        else:
+            pid, flags = request["pid"], os.WNOHANG if request["op"] == "poll" else 0
+            done, status = os.waitpid(pid, flags)
+            reply = "RUNNING" if done == 0 else f"EXIT {pid} {os.waitstatus_to_exitcode(status)}"
+        print(reply, flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    serve_forks() if sys.argv[1:] == ["--fork-server"] else main()

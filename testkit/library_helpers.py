@@ -4,10 +4,14 @@ checking a report is searchable, and running an ingest in a child process that t
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -82,11 +86,51 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+class ForkServer:
+    """One ``python -m testkit.ingest_child --fork-server`` for the whole test run: each ingest child is
+    forked from it with the imports done. A fork is a process like any other: ``kill -9`` stops it with
+    no cleanup and no finally blocks."""
+
+    _running: ForkServer | None = None
+
+    def __init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "testkit.ingest_child", "--fork-server"],
+                                     cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        atexit.register(self.close)
+
+    @classmethod
+    def get(cls) -> ForkServer:
+        if cls._running is None or cls._running.proc.poll() is not None:
+            cls._running = cls()
+        return cls._running
+
+    def ask(self, **request) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline().strip()
+        assert reply, f"the fork server ended (exit {self.proc.poll()})"
+        return reply
+
+    def close(self) -> None:
+        if self.proc.poll() is None and self.proc.stdin is not None:
+            self.proc.stdin.close()  # its loop ends at end of input
+            self.proc.wait(timeout=30)
+
+
+def _exit_code(reply: str) -> int | None:
+    return int(reply.split()[2]) if reply.startswith("EXIT") else None
+
+
 def run_ingest_child(settings: Settings, paths: list[Path], pause_at: str | None = None,
                      kill_after_s: float | None = None, point: int | None = None,
                      count_points: bool = False) -> str | None:
     """Run testkit/ingest_child.py; SIGKILL it at a commit step, a durable-operation point or after a delay
-    (returns None), or let it finish (returns its stdout)."""
+    (returns None), or let it finish (returns its stdout). Steps and points are reached in a child forked
+    from the fork server; a kill after a delay starts a fresh interpreter, as `rag ingest` starts, so the
+    delay lands where it would in a real command."""
     env = child_env(settings)
     if pause_at:
         env["INGEST_PAUSE_AT"] = pause_at
@@ -94,24 +138,35 @@ def run_ingest_child(settings: Settings, paths: list[Path], pause_at: str | None
         env["INGEST_PAUSE_POINT"] = str(point)
     if count_points:
         env["INGEST_COUNT_POINTS"] = "1"
-    proc = subprocess.Popen([sys.executable, "-m", "testkit.ingest_child", *map(str, paths)], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    if pause_at or point:
-        deadline = time.monotonic() + 60
-        for line in proc.stdout:
-            if line.strip() == "PAUSED" or time.monotonic() > deadline:
-                break
-        else:
-            raise AssertionError(f"the child ended before {pause_at or point}: {proc.stderr.read()}")
-    elif kill_after_s is not None:
+    args = [str(p) for p in paths]
+    if kill_after_s is not None:
+        proc = subprocess.Popen([sys.executable, "-m", "testkit.ingest_child", *args], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(kill_after_s)
-    else:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        return out
-    proc.send_signal(signal.SIGKILL)  # kill -9: no cleanup, no finally blocks
-    proc.wait(timeout=30)
-    proc.stdout.close()
-    proc.stderr.close()
-    return None
+        proc.send_signal(signal.SIGKILL)  # kill -9: no cleanup, no finally blocks
+        proc.wait(timeout=30)
+        return None
+    server = ForkServer.get()
+    work = Path(tempfile.mkdtemp(prefix="ingest-child-"))
+    out, err = work / "stdout", work / "stderr"
+    try:
+        pid = int(server.ask(op="run", env=env, args=args, out=str(out), err=str(err)).split()[1])
+        deadline = time.monotonic() + 120
+        while True:
+            code = _exit_code(server.ask(op="poll", pid=pid))
+            said = out.read_text(encoding="utf-8") if out.exists() else ""
+            if (pause_at or point) and "PAUSED" in said.splitlines():
+                break
+            if code is not None:
+                if pause_at or point:
+                    raise AssertionError(f"the child ended before {pause_at or point}: {err.read_text()}")
+                assert code == 0, err.read_text(encoding="utf-8")
+                return said
+            if time.monotonic() > deadline:
+                break  # hung: killed below, and the test's checks say what it left
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)  # kill -9: no cleanup, no finally blocks
+        assert _exit_code(server.ask(op="wait", pid=pid)) == -signal.SIGKILL
+        return None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
