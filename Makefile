@@ -21,7 +21,8 @@ help:
 	@echo "make run    set up everything missing, then serve on http://127.0.0.1:8000"
 	@echo "make test   set up everything missing, then run all tests (slow real-model ones too)"
 	@echo "make test-unit   the unit tier only: no models, servers, processes or browser (under a minute)"
-	@echo "make models | make index | make lint | make eval | make bench-load | make clean"
+	@echo "make lint   ruff and mypy (CI runs it before the tests)"
+	@echo "make models | make index | make eval | make bench-load | make clean"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,7 +83,7 @@ eval: index
 	$(PY) -m eval.check_gold
 	$(VENV)/bin/rag eval --check
 
-# 16 concurrent answer streams for 4 minutes against a `rag serve` started for the purpose (README figures).
+# 16 concurrent answer streams for 4 minutes against a `rag serve` started for the purpose (eval/README.md figures).
 bench-load: index
 	$(PY) -m bench.load --streams 16 --seconds 240
 

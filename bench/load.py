@@ -8,7 +8,7 @@ and, when refused with 503, waits what ``Retry-After`` says (at most 10 s), as a
 
 Prints: responses by status (and how many 503s carried Retry-After), time to the evidence event and to
 the first token (p50/p95), whole answers, stream errors, and the server's RSS at the start, its peak
-during the run, and at the end. Not a test: the figures depend on the machine; the README quotes them.
+during the run, and at the end. Not a test: the figures depend on the machine; eval/README.md quotes them.
 """
 
 from __future__ import annotations

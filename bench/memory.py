@@ -9,7 +9,7 @@ with Python's own allocations (tracemalloc), then asks 20 questions. ``serve`` s
 free port (the machine's models and index, a scratch library), asks the gold questions in turn over
 ``POST /v1/ask`` and samples the server's RSS every 10 answers; at the end it groups the server's mappings
 (/proc/PID/smaps) by what they are. Both write ``eval/results/memory-<command>.json``. Not tests: the
-figures depend on the machine; the README quotes them.
+figures depend on the machine; eval/README.md quotes them.
 """
 
 from __future__ import annotations

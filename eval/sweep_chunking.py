@@ -4,7 +4,7 @@
 
 BM25 only, so every configuration is measured in seconds; the dense side costs a full re-embedding
 per configuration (~7 min), which is why the default size also weighs the embedding budget (see
-README, "Measured retrieval quality and speed").
+eval/README.md, "Retrieval quality and speed").
 """
 
 from __future__ import annotations

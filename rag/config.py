@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         None,
         description="OpenAI-compatible embeddings server (e.g. http://10.0.0.6:8081: llama.cpp's server, "
         "vLLM, TEI, Infinity) to embed with instead of the in-process model; it must serve the same model "
-        "(README, 'Scaling out').",
+        "(docs/operations.md).",
     )
     embedding_api_key: str | None = Field(None, description="Bearer token for `embedding_base_url`, if any.")
     embedding_remote_model: str = Field(
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     llm_batch: int = Field(
         256, ge=32, le=8192, description="Prompt tokens the in-process LLM evaluates per step. It sizes "
         "llama.cpp's compute buffer: 151 MB at 256 where 512 took 302 MB (Qwen 0.5B), and 256 evaluated a "
-        "1,000-token prompt in 4.66 s instead of 4.84 s (issue 17).",
+        "1,000-token prompt in 4.66 s instead of 4.84 s (eval/README.md, Memory).",
     )
     llm_base_url: str | None = Field(
         None,
@@ -224,7 +224,7 @@ class ChunkConfig(BaseModel):
     max_chars: int = Field(400, ge=50, description="Target upper size of a chunk's text (the setting "
                            "RAG_CHUNK_MAX_CHARS). BM25 over 240–560 (eval/sweep_chunking.py): recall@1 "
                            "0.817 → 0.870; the hybrid retriever at 400 vs 480: recall@1 0.887 vs 0.861, MRR "
-                           "0.935 vs 0.917 (README). A smaller chunk also keeps the prompt short.")
+                           "0.935 vs 0.917 (eval/README.md). A smaller chunk also keeps the prompt short.")
     min_piece: int = Field(40, ge=1, description="A sentence piece shorter than this is merged on.")
     overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between cuts of one paragraph: "
                                    "≈ +0.01 BM25 recall@1 (eval/sweep_chunking.py).")

@@ -2,7 +2,7 @@
 real-model tests. Helpers and fakes that tests import live in modules beside this one (testkit/fakes.py …):
 nothing imports conftest.
 
-Every test belongs to exactly one tier (README, "Tests"):
+Every test belongs to exactly one tier (docs/testing.md):
 
 * ``unit``: no model weights, no server, no subprocess, no browser, no network socket — every test not
   marked otherwise. While one runs, starting a process or opening an internet socket fails it, so a unit
@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _refused(what: str):
     def refuse(*args, **kwargs):
         raise AssertionError(f"a unit test {what}; mark the test @pytest.mark.integration "
-                             "(tests/conftest.py, README: Tests)")
+                             "(tests/conftest.py, docs/testing.md)")
     return refuse
 
 

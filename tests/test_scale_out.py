@@ -1,4 +1,4 @@
-"""Several API workers over one library and index, behind a real reverse proxy (README, "Scaling out").
+"""Several API workers over one library and index, behind a real reverse proxy (docs/operations.md).
 
 Two ``rag serve`` processes share the library folder (corpus versions + ``CURRENT``), the index folder and
 the embedding cache; nginx (Debian's, started here) balances between them. While questions stream
