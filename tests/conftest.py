@@ -87,6 +87,30 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
         return (yield)
 
 
+_TIER_TIME: dict[str, list[float]] = {t: [] for t in TIERS}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Setup, call and teardown all count: a session fixture's load is paid by its tier's first test.
+    tier = next((t for t in TIERS if t in report.keywords), None)
+    if tier is not None:
+        times = _TIER_TIME[tier]
+        if report.when == "setup":
+            times.append(0.0)
+        if times:
+            times[-1] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The time each tier took in this run (the figures docs/testing.md quotes come from here)."""
+    if not any(_TIER_TIME.values()):
+        return
+    terminalreporter.section("time per tier")
+    for tier, times in _TIER_TIME.items():
+        if times:
+            terminalreporter.write_line(f"{tier:12} {len(times):4d} tests {sum(times):8.1f} s")
+
+
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     """Settings pointing every writable folder at a temporary directory."""
