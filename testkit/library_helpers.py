@@ -18,6 +18,7 @@ from pathlib import Path
 from rag.config import Settings
 from rag.library import ChangeSummary, Library, read_uploads
 from rag.retrieval.retriever import Filters, Retriever
+from testkit.environ import without_rag_settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "corpus"
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,11 +80,10 @@ def searchable(retriever: Retriever, report) -> bool:
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_DATA_DIR=str(settings.data_dir), RAG_LIBRARY_DIR=str(settings.library_path()),
-               RAG_INDEX_DIR=str(settings.index_dir), RAG_CACHE_DIR=str(settings.cache_dir),
-               RAG_MODELS_DIR=str(settings.models_dir), PYTHONPATH=str(ROOT))
-    return env
+    return without_rag_settings(
+        RAG_DATA_DIR=str(settings.data_dir), RAG_LIBRARY_DIR=str(settings.library_path()),
+        RAG_INDEX_DIR=str(settings.index_dir), RAG_CACHE_DIR=str(settings.cache_dir),
+        RAG_MODELS_DIR=str(settings.models_dir), PYTHONPATH=str(ROOT))
 
 
 class ForkServer:
@@ -94,10 +94,9 @@ class ForkServer:
     _running: ForkServer | None = None
 
     def __init__(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen([sys.executable, "-m", "testkit.ingest_child", "--fork-server"],
-                                     cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
+                                     cwd=ROOT, env=without_rag_settings(PYTHONPATH=str(ROOT)),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         atexit.register(self.close)
 
     @classmethod

@@ -15,7 +15,6 @@ key (so the auth checks have something to check); models and the embedding cache
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.environ import without_rag_settings
 from testkit.serve_process import ServeProcess
 from tests import hostile
 
@@ -49,9 +49,8 @@ HEALTHZ_STALL = 40
 def server(tmp_path_factory, real_index_dir) -> Iterator[ServeProcess]:
     root = tmp_path_factory.mktemp("hostile")
     shutil.copytree(real_index_dir, root / "index")  # its own copy: schemathesis changes the library
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_LIBRARY_DIR=str(root / "library"), RAG_INDEX_DIR=str(root / "index"), RAG_API_KEY=KEY,
-               RAG_WRITE_WAIT_S="20")
+    env = without_rag_settings(RAG_LIBRARY_DIR=str(root / "library"), RAG_INDEX_DIR=str(root / "index"),
+                               RAG_API_KEY=KEY, RAG_WRITE_WAIT_S="20")
     server = ServeProcess(env, root / "serve.log")
     try:
         # one real answer, so first-use costs (KV cache of the system prompt …) are paid before measuring

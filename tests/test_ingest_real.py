@@ -7,7 +7,6 @@ report's chunks are embedded; the library and the index are private temporary fo
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import time
 import pytest
 
 from rag.config import PROJECT_ROOT
+from testkit.environ import without_rag_settings
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,10 @@ def _rag(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_ingest_a_report_then_ask_about_it(real_settings, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_MODELS_DIR=str(real_settings.models_dir), RAG_CACHE_DIR=str(real_settings.cache_dir),
-               RAG_INDEX_DIR=str(tmp_path / "index"), RAG_LIBRARY_DIR=str(tmp_path / "library"),
-               RAG_DATA_DIR=str(PROJECT_ROOT / "data"))
+    env = without_rag_settings(
+        RAG_MODELS_DIR=str(real_settings.models_dir), RAG_CACHE_DIR=str(real_settings.cache_dir),
+        RAG_INDEX_DIR=str(tmp_path / "index"), RAG_LIBRARY_DIR=str(tmp_path / "library"),
+        RAG_DATA_DIR=str(PROJECT_ROOT / "data"))
     path = tmp_path / "县气象局2024年工作总结.txt"
     path.write_text(REPORT, encoding="gb18030")
     t0 = time.perf_counter()
