@@ -60,6 +60,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--out", type=Path, help="per-question JSON (default: eval/results/answers-<mode>.json "
                    "for a full run on the bundled corpus and gold set, else a file under the cache dir)")
     a.set_defaults(func=_answers)
+    c = sub.add_parser("calibrate", help="fit the evidence judge on labelled pairs of two corpora; report "
+                       "the cross-corpus figures and the risk-coverage curve; write rag/answering/judge.json",
+                       description="Labels the candidate sentences of the tuning questions of the bundled "
+                       "corpus (eval/gold.jsonl, eval/holdout.jsonl) and of a second corpus, writes them "
+                       "to eval/judge/pairs-<corpus>.jsonl.gz, fits the judge on each corpus and tests it on "
+                       "the other, then fits it on both (eval/calibrate.py).")
+    c.add_argument("--second", type=Path, default=PROJECT_ROOT.parent / "shared/corpora/dragonball-zh",
+                   help="folder of the second corpus (default: %(default)s)")
+    c.add_argument("--second-gold", type=Path, default=PROJECT_ROOT / "eval/dragonball/tune.jsonl",
+                   help="its tuning questions (default: %(default)s)")
+    c.add_argument("--refit", action="store_true", help="fit from the pair files already in eval/judge/ "
+                   "(no retrieval: seconds)")
+    c.add_argument("--cost", type=float, default=1.0, help="how many refused answerable questions one "
+                   "answered unanswerable question costs when the threshold is chosen (default: %(default)s)")
+    c.add_argument("--dry-run", action="store_true", help="print the figures; write no weights")
+    c.set_defaults(func=_calibrate)
 
 
 # The functions below import what they use when the command runs, not at the top: this module is imported
@@ -194,6 +210,40 @@ def _choose(conditions: dict, which: str) -> list:
         known = ", ".join([*conditions, "all", "ci"])
         raise RagError(f"unknown condition(s) {', '.join(unknown)}; known: {known}")
     return [conditions[n] for n in names]
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from eval.calibrate import JUDGE_DIR, CorpusSpec, calibrate, collect_pairs, print_report, write_pairs
+    from eval.runner import load_eval_corpus
+    from rag import app
+    from rag.answering.service import AnswerService
+    from rag.config import DEFAULTS
+    from rag.retrieval.retriever import Retriever
+
+    settings = Settings()
+    tuning = (PROJECT_ROOT / "eval/gold.jsonl", PROJECT_ROOT / "eval/holdout.jsonl")
+    specs = [CorpusSpec("bundled", settings.data_dir, tuning),
+             CorpusSpec(args.second.name.split("-")[0] or "second", args.second, (args.second_gold,))]
+    files = {s.name: JUDGE_DIR / f"pairs-{s.name}.jsonl.gz" for s in specs}
+    if not args.refit:
+        encoder = app.open_encoder(settings)
+        for spec in specs:
+            if not spec.folder.is_dir():
+                raise RagError(f"corpus folder {spec.folder} not found (give --second, or --refit to fit "
+                               f"from the pair files in {JUDGE_DIR})")
+            corpus, _ = load_eval_corpus(spec.folder)
+            cs = settings.model_copy(update={"data_dir": spec.folder.resolve()})
+            if spec.name != "bundled":  # its own index folder, keyed by content, as `rag eval --corpus`
+                root = settings.index_dir if "index_dir" in settings.model_fields_set else settings.cache_dir
+                cs = cs.model_copy(update={"index_dir": root / "eval-index" / corpus.content_hash[:16]})
+            index, _ = app.open_index(cs, corpus=corpus, encoder=encoder)
+            service = AnswerService(Retriever(index, encoder), corpus, None, DEFAULTS.answer.model_copy())
+            write_pairs(collect_pairs(spec, service, corpus), files[spec.name])
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise RagError(f"no pair files {', '.join(missing)}: run `rag eval calibrate` without --refit first")
+    print_report(calibrate(files, cost=args.cost, write=not args.dry_run))
+    return 0
 
 
 def _harness(args: argparse.Namespace) -> int:

@@ -30,8 +30,8 @@ from eval.retrieval import evaluate
 from rag import app  # through the module: tests replace app.open_encoder with a fake
 from rag.answering.service import AnswerService
 from rag.config import DEFAULTS, Settings
-from rag.corpus import Corpus, load_corpus, parse_file
-from rag.corpus.loader import assemble_corpus, corpus_files
+from rag.corpus import Corpus, load_corpus
+from rag.corpus.loader import assemble_corpus, corpus_files, parse_corpus_file
 from rag.errors import CorpusError
 from rag.retrieval.chunking import fixed_chunks
 from rag.retrieval.index import SearchIndex, embed_chunks, memory_index
@@ -63,7 +63,7 @@ def load_eval_corpus(data_dir: Path, skip_bad: bool = False) -> tuple[Corpus, li
     files, refused = [], []
     for path in paths:
         try:
-            files.append(parse_file(path))
+            files.append(parse_corpus_file(path))
         except CorpusError as exc:
             refused.append((path.name, _refusal_reason(path.name, exc)))
     if refused and not skip_bad:

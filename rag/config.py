@@ -323,6 +323,11 @@ class AnswerConfig(BaseModel):
                                   "scan_min_low of them in a passage this close to the subject (dense "
                                   "cosine): a paraphrase.")
     scan_min_low: float = Field(0.4, ge=0, le=1, description="See scan_dense_min.")
+    refusal_gate: Literal["judge", "bigrams", "none"] = Field(
+        "judge", description="What decides that the passages do not answer the question: the fitted "
+        "evidence judge (rag/answering/judge.py; its threshold, chosen for a stated risk by `rag eval "
+        "calibrate`, is in judge.json) or the hand bars min_relevance and subject_min over bigrams (before "
+        "issue 27; kept to measure one against the other); none: no gate (the calibration's view).")
     cell_chars: int = Field(90, ge=20, description="A table cell quotes at most this many characters of its "
                             "clause (cut at clause marks around the best-matching clause).")
 

@@ -24,6 +24,7 @@ from rag.corpus import Report
 from rag.corpus.numbering import parse_marker
 from rag.retrieval.retriever import Filters, Retriever, half_year_conflict
 from rag.text.bigrams import relevance
+from rag.text.lexicon import PLACE_UNITS
 from rag.text.normalize import normalize_for_search
 from rag.text.question import body_core, quantities
 from rag.text.sentences import sentence_bounds
@@ -96,7 +97,7 @@ class Comparer:
             found = self.scope.issued_by(scope.body)
             found += [r for r in self.scope.located(scope.body) if r not in found]
         elif scope.place:
-            name = re.sub(r"(?:社区|街道|村|镇|乡|县|区|旗)$", "", scope.place) or scope.place
+            name = re.sub(rf"(?:{PLACE_UNITS})$", "", scope.place) or scope.place
             found = [r for r in self.reports if scope.place in r.title or name in (r.issuing_body or "")
                      or self.scope.texts[r.id].count(normalize_for_search(name)) >= 5]
         if scope.period:

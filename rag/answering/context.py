@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rag.answering.judge import Judgement
 from rag.answering.verify.binding import Statement
 from rag.contracts import Answer, AnswerMode, Evidence, QuestionPlan
 from rag.retrieval.retriever import Hit
@@ -23,6 +24,8 @@ class AskContext:
     subject_grams: dict[str, float]  # the plan's subject's (the question's when it has none): binding, gate
     bound: list[Statement] = field(default_factory=list)  # quantity: figures stated for the subject, best 1st
     wide: dict[int, Evidence] = field(default_factory=dict)  # passages grown for quoting, by evidence id
+    # each sentence of the hits with the probability that it answers the plan (judge.py)
+    judgement: Judgement = field(default_factory=Judgement)
 
     def answer(self, **fields) -> Answer:
         """An Answer to this question; ``fields`` give the answer text, citations, refusal…"""

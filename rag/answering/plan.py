@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from rag.contracts import PlanKind, QuestionPlan, Scope
-from rag.text.lexicon import PERIODS, QUESTION_BODY_SUFFIXES
+from rag.text.lexicon import GENERIC_TAILS, PERIODS, PLACE_UNITS, QUESTION_BODY_SUFFIXES
 from rag.text.normalize import normalize_for_search
 from rag.text.question import QuestionFacts, read_question
 
@@ -73,7 +73,7 @@ _PERIOD_RE = re.compile(rf"(?:20\d{{2}}\s*年(?:度)?)?(?:{PERIODS}|{_MONTHS})|2
 _KIND_RE = re.compile(r"工作(?:总结|计划|安排|思路|要点)|总结|计划")
 # A place named apart from a body: 「枫香塘村」「中华南路街道」「XX镇」: the unit, and the name characters
 # before it back to a word that cannot be part of a name (a particle, a verb of assignment, an organ suffix).
-_PLACE_UNIT_RE = re.compile(r"(?:社区|街道|村|镇|乡|县|区|旗)(?![村镇街级])"
+_PLACE_UNIT_RE = re.compile(rf"(?:{PLACE_UNITS})(?![村镇街级])"
                             r"(?![\u4e00-\u9fff]{0,3}(?:局|委|办|中心|站|所|振兴|建设|治理|规划))")
 _NOT_IN_PLACE_NAME = set("年月的在对和与及驻派局委办科厅署心了是有为从向把要将给个多少几哪什么各每全本该其等"
                          "些万千百、，,。？?（）()")
@@ -127,7 +127,7 @@ _ASKS_NAME_RE = re.compile(r"(?:长|书记|主任|负责人|同志)的?(?:叫什
 
 
 # 「两个区财政局」「各县」「哪些民政部门」: a kind of body, not one body.
-_GENERIC_BODY_RE = re.compile(r"^(?:两个|几个|各|哪些|哪几个|多个|所有|各个)|(?:部门|单位|系统)$")
+_GENERIC_BODY_RE = re.compile(rf"^(?:两个|几个|各|哪些|哪几个|多个|所有|各个)|(?:{GENERIC_TAILS})$")
 
 
 # -- the two sides of a comparison, as the question names them -------------------------------------------

@@ -23,15 +23,16 @@ from rag.config import DEFAULTS
 from rag.contracts import QuestionPlan
 from rag.corpus import Corpus, Report, normalize_for_search, read_source
 from rag.text.bigrams import bigrams
+from rag.text.lexicon import GENERIC_TAILS, LEVELS, PLACE_UNITS
 from rag.text.organs import organ_forms
 from rag.text.question import body_core
 
 BODY_MATCH = DEFAULTS.answer.body_match  # rag/config.py: why 0.6
-_GENERIC_TAIL_RE = re.compile(r"(?:部门|单位|系统)$")
+_GENERIC_TAIL_RE = re.compile(rf"(?:{GENERIC_TAILS})$")
 _OPENING_CHARS = 160
 # An anonymised or indefinite name (「XX村」「某镇」) says nothing the corpus could be checked for.
 _ANONYMOUS_RE = re.compile(r"^(?:[xX]{2,}|某)")
-_PLACE_UNIT_RE = re.compile(r"(?:社区|街道|村|镇|乡|县|区|旗)$")
+_PLACE_UNIT_RE = re.compile(rf"(?:{PLACE_UNITS})$")
 # What an organ's name ends in; the rest names its field: 「商务局」 → 商务.
 _ORGAN_SUFFIX_RE = re.compile(r"(?:委员会|办公室|管理局|局|委|办|厅|署|中心|站|所|科|部门|系统)$")
 # How often a report names a place when it is that place's report, not a mention in passing.
@@ -83,7 +84,7 @@ class ScopeChecker:
 
     def issued_by(self, body: str) -> list[Report]:
         """Reports whose header names ``body`` (in any of its written forms) as their author."""
-        level = body[0] if body[0] in "省市县区" else None
+        level = body[0] if body[0] in LEVELS else None
         out: list[Report] = []
         for form in organ_forms(body):
             core = _GENERIC_TAIL_RE.sub("", normalize_for_search(body_core(form))) or form

@@ -18,7 +18,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from rag.answering.compare import Comparer
 from rag.answering.context import AskContext
@@ -27,6 +27,7 @@ from rag.answering.evidence import BigramIdf, EvidenceSelector, query_grams, rel
 from rag.answering.extractive import extractive_answer
 from rag.answering.followups import standalone_question
 from rag.answering.generation import GenerationParams, Generator, Usage
+from rag.answering.judge import Judge
 from rag.answering.plan import read_plan
 from rag.answering.prompt import build_messages, evidence_label
 from rag.answering.quantity import quantity_gap
@@ -34,7 +35,7 @@ from rag.answering.render import missing_premises, refusal
 from rag.answering.scan import ReportScanner
 from rag.answering.scope import ScopeChecker
 from rag.answering.tables import compare_answer, report_rows, reports_answer
-from rag.answering.verify.binding import bound, states_detail
+from rag.answering.verify.binding import Statement, bound, states_detail
 from rag.config import AnswerConfig
 from rag.contracts import (
     MAX_HISTORY_TURNS,
@@ -100,6 +101,7 @@ class AnswerService:
         self.scope = ScopeChecker(corpus)
         self.scanner = ReportScanner(retriever, corpus.reports, self.scope, self.config)
         self.comparer = Comparer(retriever, list(corpus.reports), self.scope, self.selector, self.config)
+        self.judge = Judge(retriever, corpus, idf, self.scope.text_grams)
 
     def warm_up(self) -> None:
         """Pay one-off costs before the first user does: the query encoder's first call, and the LLM's
@@ -110,6 +112,12 @@ class AnswerService:
             with contextlib.suppress(GenerationError):
                 list(self.generator.stream(build_messages("你好", [], prompt=self.config.prompt),
                                            GenerationParams(max_tokens=1), Usage()))
+
+    @property
+    def gate(self) -> str:
+        """The refusal gate in force: the judge only where its weights fit the encoder (judge.py)."""
+        gate = self.config.refusal_gate
+        return "bigrams" if gate == "judge" and not self.judge.usable else gate
 
     @property
     def model_name(self) -> str | None:
@@ -180,6 +188,8 @@ class AnswerService:
         standalone = standalone_question(q, history)
         hits = self.retriever.search(standalone, k=k or self.config.k, filters=filters)
         plan = read_plan(standalone)
+        judgement = self.judge.judge(standalone, plan, hits)
+        hits = self.judge.focus(hits, judgement)
         evidence = self.selector.select(standalone, hits, diversify=plan.across_reports,
                                         enumeration=plan.kind == "list" or plan.facts.enumeration,
                                         enumeration_size=plan.list_size)
@@ -187,7 +197,13 @@ class AnswerService:
         about = " ".join(w for w in (plan.subject, plan.measure) if w)
         subject = query_grams(about, self.selector.idf) if about else {}
         return AskContext(question=q, standalone=standalone, mode=mode, plan=plan, hits=hits,
-                          evidence=evidence, grams=grams, subject_grams=subject or grams)
+                          evidence=evidence, grams=grams, subject_grams=subject or grams,
+                          judgement=judgement)
+
+    def context(self, question: str, k: int | None = None) -> AskContext:
+        """What the answering stages would read for ``question`` (no history): its plan, hits, evidence and
+        judged sentences. The calibration (eval/calibrate.py) labels these."""
+        return self._retrieve(question, (), "extractive", k, None)
 
     def _table(self, ctx: AskContext, timings: Timings,
                t0: float) -> collections.abc.Generator[StreamEvent, None, bool]:
@@ -231,6 +247,16 @@ class AnswerService:
         yield AnswerEvent(answer=self._finish(answer, timings, t0))
         return True
 
+    def refused_by_rules(self, ctx: AskContext) -> bool:
+        """Whether the stages around the judge's gate refuse ``ctx`` whatever the gate says (scope, the
+        asked detail, an unbound figure — binding without the judge's second way in): the calibration
+        (eval/calibrate.py) chooses the gate's threshold for the questions that reach it."""
+        saved, self.config = self.config, self.config.model_copy(update={"refusal_gate": "none"})
+        try:
+            return self._refusal_before_answering(ctx) is not None
+        finally:
+            self.config = saved
+
     def _refusal_before_answering(self, ctx: AskContext) -> tuple[RefusalCode, str | None] | None:
         """Refuse before any generation when the plan's target cannot be in the passages: the scope is
         not in the corpus, the passages do not state the subject, or (a quantity question) no passage states
@@ -243,26 +269,52 @@ class AnswerService:
         verdict = self.scope.check(ctx.plan)
         if not verdict.in_scope:
             return "out_of_scope", verdict.reason
+        gap = None
+        if ctx.plan.asks_quantity:
+            ctx.bound = bound(ctx.plan, ctx.evidence, ctx.subject_grams, self.config.bind_min,
+                              bodies=self.judge.bodies, answers=self._judged_answer(ctx))
+            gap = quantity_gap(ctx.plan, [s.clause for s in ctx.bound], ctx.bound)
+            if gap == "withheld":  # the report names the figure for the subject and writes it XX: say so
+                return gap, None
+        if self.gate == "judge":
+            # one fitted decision: does any sentence of the hits answer the plan (judge.py)?
+            if ctx.judgement.best < self.judge.threshold:
+                named = verdict.mentioned_only  # a body no report is by: say which
+                reason = f"报告中没有「{named[0]}」关于「{ctx.plan.subject}」的内容" if named else None
+                return "off_topic", reason
+        elif self.gate == "bigrams":
+            refused = self._bigram_gate(ctx, verdict.mentioned_only)
+            if refused is not None:
+                return refused
+        plan = ctx.plan
+        if plan.asks and not states_detail(plan, ctx.evidence, ctx.subject_grams, self.config.bind_min):
+            what = "具体时间" if ctx.plan.asks == "date" else "姓名"
+            return "not_stated", f"报告中没有给出{ctx.plan.target or '所问事项'}的{what}"
+        if gap is not None:
+            return gap, None
+        return None
+
+    def _judged_answer(self, ctx: AskContext) -> Callable[[Evidence, Statement], bool] | None:
+        """Binding's second way in: the figure's sentence answers the plan by the judge (refusal_gate)."""
+        if self.gate != "judge":
+            return None
+        bar = self.judge.threshold
+        return lambda e, s: ctx.judgement.of_span(e.source_file, s.start, s.end) >= bar
+
+    def _bigram_gate(self, ctx: AskContext,
+                     mentioned_only: Sequence[str]) -> tuple[RefusalCode, str | None] | None:
+        """The hand bars over bigrams that decided before the judge (refusal_gate="bigrams")."""
         if self._best_relevance(ctx.grams, ctx.evidence) < self.config.min_relevance:
             return "off_topic", None
         subject_found = self._best_relevance(ctx.subject_grams, ctx.evidence)
         # A subject of one short word (「困难」) is too little to judge by: the question's bar above holds.
         if len(ctx.plan.subject.replace(" ", "")) >= 4 and subject_found < self.config.subject_min:
             return "off_topic", None
-        for body in verdict.mentioned_only:
+        for body in mentioned_only:
             # a body no report is by: only a sentence naming it can say what it does
             if not any(self.scope.names(body, normalize_for_search(s)) and relevance(ctx.subject_grams, s)
                        >= self.config.subject_min for e in ctx.evidence for s in sentences(e.text)):
                 return "off_topic", f"报告中没有「{body}」关于「{ctx.plan.subject}」的内容"
-        plan = ctx.plan
-        if plan.asks and not states_detail(plan, ctx.evidence, ctx.subject_grams, self.config.bind_min):
-            what = "具体时间" if ctx.plan.asks == "date" else "姓名"
-            return "not_stated", f"报告中没有给出{ctx.plan.target or '所问事项'}的{what}"
-        if ctx.plan.asks_quantity:
-            ctx.bound = bound(ctx.plan, ctx.evidence, ctx.subject_grams, self.config.bind_min)
-            gap = quantity_gap(ctx.plan, [s.clause for s in ctx.bound], ctx.bound)
-            if gap is not None:
-                return gap, None
         return None
 
     def _generate(self, ctx: AskContext, usage: Usage, cancel: threading.Event | None) -> Iterator[str]:

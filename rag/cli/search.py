@@ -31,8 +31,9 @@ def _index(args: argparse.Namespace) -> int:
     index, built = open_index(Settings(), rebuild=args.rebuild)
     m = index.manifest
     verb = "built" if built else "up to date"
-    print(f"index {verb}: {m.n_chunks} chunks, {m.embedded if built else 0} embedded, "
-          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    print(f"index {verb}: {m.n_chunks} chunks ({m.embedded if built else 0} embedded), {m.n_sentences} "
+          f"sentences ({m.embedded_sentences if built else 0} embedded), {time.perf_counter() - t0:.1f} s",
+          file=sys.stderr)
     return 0
 
 

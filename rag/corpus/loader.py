@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rag.corpus.models import Corpus, SourceFile
-from rag.corpus.parser import PARSER_VERSION, parse_file
+from rag.corpus.parser import PARSER_VERSION, name_parts, parse_file
 from rag.errors import CorpusError
 
 REPORT_SUFFIXES = (".txt",)
@@ -28,7 +28,13 @@ def load_corpus(data_dir: Path | str) -> Corpus:
     paths = corpus_files(data_dir)
     if not paths:
         raise CorpusError(f"{data_dir}: no .txt report files in the data folder")
-    return assemble_corpus(data_dir, [parse_file(path) for path in paths])
+    return assemble_corpus(data_dir, [parse_corpus_file(p) for p in paths])
+
+
+def parse_corpus_file(path: Path) -> SourceFile:
+    """A report file of a corpus folder. One with no title line at all is one document filed under its
+    name, as uploads are (「med_140_霜叶市第一人民医院_喻某某.txt」 → 「霜叶市第一人民医院 喻某某」)."""
+    return parse_file(path, fallback_title=" ".join(name_parts(path.name)) or path.stem)
 
 
 def corpus_hash(files: Iterable[tuple[str, str, str | None]], removed: Iterable[str] = ()) -> str:

@@ -6,7 +6,7 @@ import re
 from typing import Literal
 
 from rag.corpus.models import AdminLevel, ReportKind
-from rag.text.lexicon import ORG_SUFFIXES, PERIODS, STRONG_ORG_SUFFIXES
+from rag.text.lexicon import DOCUMENT_KINDS, ORG_SUFFIXES, PERIODS, STRONG_ORG_SUFFIXES
 
 # Words that say what a report is. Titles end with one of them (plus an optional parenthetical).
 SUMMARY_WORDS = ("总结", "回顾", "汇报", "报告", "述职")
@@ -26,6 +26,7 @@ _ORG_SUFFIXES = ORG_SUFFIXES
 _ORG_SUFFIX_ALT = "|".join(_ORG_SUFFIXES)
 _STRONG_SUFFIX_RE = re.compile(STRONG_ORG_SUFFIXES)
 # Admin-unit words with no name: a title that starts with only 「镇」 says nothing about who wrote it.
+_DOCUMENT_KIND_RE = re.compile(f"(?:{'|'.join(DOCUMENT_KINDS)})$")
 GENERIC_BODIES = {"", "市", "区", "县", "乡", "镇", "街道", "村", "社区", "州", "旗", "单位", "本单位"}
 
 # 「…，市医保局在市委、市政府的正确领导下」: an organisation at the start of a clause, then its action.
@@ -114,6 +115,11 @@ def _cut_before_period(title: str) -> str:
 def body_from_title(title: str) -> str | None:
     """Issuing body named by a title, without a topic such as 「法治政府建设」; None if generic."""
     prefix = re.sub(r"关于$", "", _cut_before_period(title).strip())  # 「XX局关于2023年工作总结的报告」
+    kind = _DOCUMENT_KIND_RE.search(prefix)
+    if kind:  # 「XX区人民法院刑事判决书」: the court, not its document; 「患者住院病历」: nobody
+        prefix = prefix[: kind.start()]
+        if not prefix.endswith(_ORG_SUFFIXES):
+            return None
     if prefix.endswith(_ORG_SUFFIXES):
         body = prefix
     else:

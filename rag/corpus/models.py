@@ -76,7 +76,7 @@ class Report(_Model):
     title_char_end: int = Field(ge=0)
     line_end: int = Field(ge=1, description="Last line with report text.")
     issuing_body: str | None = Field(None, description="Who wrote it, e.g. '县水利局', 'XX镇'.")
-    issuing_body_source: Literal["title", "opening"] | None = None
+    issuing_body_source: Literal["title", "opening", "file_name"] | None = None
     admin_level: AdminLevel | None = None
     periods: list[str] = Field(default_factory=list, description="Periods named in the title, in order.")
     kind: ReportKind | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path, PurePath
 
 from rag.corpus import metadata
@@ -14,7 +15,19 @@ from rag.errors import CorpusError
 from rag.text.normalize import normalize_for_search
 
 # Bump when parsing changes the ids, sections or metadata it produces: indexes built earlier become stale.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: Markdown heading marks left out of titles; a file's name names a lone report's body
+_MARKDOWN_HEADING_RE = re.compile(r"^#{1,6}\s*|^\*\*|\*\*$")
+
+
+def title_text(line: str) -> str:
+    """A title line's words, without Markdown mark-up: 「# 刑事判决书」「**…判决书**」 → the words."""
+    return _MARKDOWN_HEADING_RE.sub("", line).strip()
+
+
+def name_parts(file_name: str) -> list[str]:
+    """The words of a file's name, without its numbering and ids: 「med_140_霜叶市第一人民医院_喻某某.txt」 →
+    霜叶市第一人民医院, 喻某某; 「000_dffbd2b9ae2d443c.txt」 → none."""
+    return [p for p in re.split(r"[_\-\s.]+", PurePath(file_name).stem) if re.search(r"[\u4e00-\u9fff]", p)]
 
 
 def report_id(file_name: str, ordinal: int) -> str:
@@ -32,7 +45,7 @@ def _build_report(
     source: SourceText, span: ReportSpan, ordinal: int, compilation_title: str | None
 ) -> Report:
     rid = report_id(source.name, ordinal)
-    title = span.title.content
+    title = title_text(span.title.content)  # 「# 刑事判决书」: the words, not the mark-up
     root = build_section_tree(rid, span.body)
     default_year = metadata.first_year(compilation_title or "")
     report = Report(
@@ -67,6 +80,13 @@ def parse_source(source: SourceText, sha256: str = "", mode: SegmentMode = "auto
         _build_report(source, span, ordinal, compilation_title)
         for ordinal, span in enumerate(seg.reports, start=1)
     ]
+    if len(reports) == 1 and reports[0].issuing_body is None:
+        # A lone document titled only by its kind (「刑事判决书」「住院病历」): its file name is the title
+        # it was filed under, and names its author when it holds one (「law_080_苹果市珠港区人民法院.txt」).
+        named = next((b for part in name_parts(source.name) if (b := metadata.body_from_title(part))), None)
+        if named is not None:
+            reports[0].issuing_body, reports[0].issuing_body_source = named, "file_name"
+            reports[0].admin_level = reports[0].admin_level or metadata.level_of_body(named)
     return SourceFile(
         name=source.name,
         sha256=sha256,

@@ -58,7 +58,8 @@ class ChangeSummary(BaseModel):
     sections_added: int = 0
     sections_removed: int = 0
     n_reports: int = 0
-    embedded: int = Field(0, description="Chunks embedded now (the rest came from the embedding cache).")
+    embedded: int = Field(0, description="Texts embedded now, chunks and their sentences (the rest came from "
+                          "the embedding cache).")
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -74,6 +75,6 @@ class ChangeSummary(BaseModel):
                 f"reports: {self.reports_added} added, {self.reports_replaced} replaced, "
                 f"{self.reports_removed} removed; sections: {self.sections_added} added, "
                 f"{self.sections_removed} removed; {self.n_reports} reports in the corpus "
-                f"(version {self.version}; {self.embedded} chunks embedded, {self.seconds:.1f} s)"
+                f"(version {self.version}; {self.embedded} texts embedded, {self.seconds:.1f} s)"
             )
         return out

@@ -360,7 +360,7 @@ class Library:
         summary.changed = True
         summary.version = name
         summary.n_reports = len(corpus.reports)
-        summary.embedded = index.manifest.embedded
+        summary.embedded = index.manifest.embedded + index.manifest.embedded_sentences
         served = corpus.model_copy(update={"data_dir": str(final.resolve())})
         served.hold(Lease(lib, name))  # whoever serves this version keeps it from being pruned
         self.last = CorpusVersion(served, name, index.version)

@@ -3,7 +3,9 @@
 Layout of ``index_dir``::
 
     CURRENT                 name of the live version folder (replaced atomically)
-    v-<corpus>-<time>/      manifest.json, chunks.jsonl, tokens.json, dense.faiss
+    v-<corpus>-<time>/      manifest.json, chunks.jsonl, tokens.json, dense.faiss,
+                            sentences.json + sentences.npy (each chunk's sentences and their vectors:
+                            rag/retrieval/sentences.py)
 
 A build writes a new version folder aside, fsyncs it, renames it into place and only then swaps
 ``CURRENT``; a crash at any point leaves the previous version loadable. The manifest records what the
@@ -31,9 +33,10 @@ from rag.corpus import Corpus
 from rag.errors import IndexNotReady
 from rag.retrieval.bm25 import BM25, tokenize
 from rag.retrieval.chunking import CHUNKER_VERSION, Chunk, ChunkConfig, chunk_corpus
+from rag.retrieval.sentences import SentenceVectors, embed_sentences
 from rag.storage import fsync_dir, prune_versions, set_current, write_file
 
-FORMAT = 1
+FORMAT = 2  # 2: sentence vectors beside the chunks
 
 
 class IndexManifest(BaseModel):
@@ -47,6 +50,8 @@ class IndexManifest(BaseModel):
     built_at: float
     build_seconds: float
     embedded: int  # how many chunks had to be embedded (the rest came from the cache)
+    n_sentences: int = 0
+    embedded_sentences: int = 0  # how many sentences had to be embedded (the rest came from the cache)
 
     def matches(self, model_id: str, corpus_hash: str, cfg: ChunkConfig) -> bool:
         return (self.format == FORMAT and self.model_id == model_id and self.corpus_hash == corpus_hash
@@ -91,8 +96,10 @@ class VectorStore:
 
 class SearchIndex:
     def __init__(self, manifest: IndexManifest, chunks: list[Chunk], tokens: list[list[str]],
-                 dense: VectorStore, version: str | None = None):
+                 dense: VectorStore, version: str | None = None, sentences: SentenceVectors | None = None):
         self.manifest = manifest
+        # None for in-memory indexes (baselines, sweeps, fakes): the judge then embeds what it reads.
+        self.sentences = sentences
         self.version = version  # name of the folder it was saved to / loaded from (None: in memory)
         self.chunks = chunks
         self.tokens = tokens
@@ -164,17 +171,21 @@ def build_index(corpus: Corpus, encoder, index_dir: Path, cache: EmbeddingCache 
     chunks = chunk_corpus(corpus, cfg)
     tokens = document_tokens(chunks)
     vectors, embedded = embed_chunks(chunks, encoder, cache, progress=progress)
+    sentences, embedded_sentences = embed_sentences(chunks, encoder, cache, progress=progress)
     manifest = IndexManifest(model_id=model_id, chunker_version=CHUNKER_VERSION, chunk_config=cfg,
                              corpus_hash=corpus.content_hash, n_chunks=len(chunks), dim=vectors.shape[1],
-                             built_at=time.time(), build_seconds=0.0, embedded=embedded)
+                             built_at=time.time(), build_seconds=0.0, embedded=embedded,
+                             n_sentences=len(sentences), embedded_sentences=embedded_sentences)
     dense = VectorStore(vectors)
     manifest.build_seconds = round(time.perf_counter() - t0, 3)
-    final = save_index(index_dir, manifest, chunks, tokens, dense, make_current=make_current)
-    return SearchIndex(manifest, chunks, tokens, dense, version=final.name)
+    final = save_index(index_dir, manifest, chunks, tokens, dense, make_current=make_current,
+                       sentences=sentences)
+    return SearchIndex(manifest, chunks, tokens, dense, version=final.name, sentences=sentences)
 
 
 def save_index(index_dir: Path, manifest: IndexManifest, chunks: list[Chunk], tokens: list[list[str]],
-               dense: VectorStore, keep: int = 2, make_current: bool = True) -> Path:
+               dense: VectorStore, keep: int = 2, make_current: bool = True,
+               sentences: SentenceVectors | None = None) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -182,6 +193,8 @@ def save_index(index_dir: Path, manifest: IndexManifest, chunks: list[Chunk], to
         write_file(tmp / "chunks.jsonl", "".join(c.model_dump_json() + "\n" for c in chunks))
         write_file(tmp / "tokens.json", json.dumps(tokens, ensure_ascii=False))
         dense.write(tmp / "dense.faiss")
+        if sentences is not None:
+            sentences.write(tmp)
         with open(tmp / "dense.faiss", "rb") as f:
             os.fsync(f.fileno())
         write_file(tmp / "manifest.json", manifest.model_dump_json(indent=2))  # written last: marks complete
@@ -244,12 +257,15 @@ def load_index(index_dir: Path, name: str | None = None) -> SearchIndex:
             chunks = [Chunk.model_validate_json(line) for line in f if line.strip()]
         tokens = json.loads((version / "tokens.json").read_text(encoding="utf-8"))
         dense = VectorStore.read(version / "dense.faiss")
+        sentences = SentenceVectors.read(version) if manifest.n_sentences else None
     except (OSError, ValueError) as exc:
         raise IndexNotReady(f"index in {version} is unreadable ({exc}); run `rag index --rebuild`") from exc
-    if not (len(chunks) == len(tokens) == dense.index.ntotal == manifest.n_chunks):
+    if not (len(chunks) == len(tokens) == dense.index.ntotal == manifest.n_chunks) or (
+            sentences is not None
+            and (len(sentences) != manifest.n_sentences or len(sentences.spans) != len(chunks))):
         raise IndexNotReady(f"index in {version} is inconsistent; run `rag index --rebuild`")
     _remember_tokens([bm25_document(c) for c in chunks], tokens)  # the next commit's unchanged chunks
-    return SearchIndex(manifest, chunks, tokens, dense, version=version.name)
+    return SearchIndex(manifest, chunks, tokens, dense, version=version.name, sentences=sentences)
 
 
 def ensure_index(corpus: Corpus, index_dir: Path, model_id: str, cache_dir: Path,

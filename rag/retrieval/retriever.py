@@ -7,6 +7,7 @@ rewards chunks both agree on. Filters on report metadata are applied before rank
 from __future__ import annotations
 
 import re
+import threading
 from typing import Literal
 
 import numpy as np
@@ -115,6 +116,22 @@ class Retriever:
         self.config = config
         self.idf = BigramIdf(c.search_text for c in index.chunks)
         self.outline_of = {c.section_id: i for i, c in enumerate(index.chunks) if c.chunk_type == "outline"}
+        self.position = {c.chunk_id: i for i, c in enumerate(index.chunks)}
+        self._memo: dict[str, np.ndarray] = {}
+        self._memo_lock = threading.Lock()
+
+    def query_vector(self, norm: str) -> np.ndarray:
+        """The query's embedding (search form ``norm``), remembered for the last few questions: the answer
+        stage's sentence judge (rag/answering/judge.py) reads the same vector the search used."""
+        with self._memo_lock:
+            vec = self._memo.get(norm)
+        if vec is None:
+            vec = self.encoder.encode_queries([norm])[0]
+            with self._memo_lock:
+                self._memo[norm] = vec
+                while len(self._memo) > 32:
+                    self._memo.pop(next(iter(self._memo)))
+        return vec
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
                mode: Mode = "hybrid") -> list[Hit]:
@@ -130,7 +147,7 @@ class Retriever:
         dense = bm25 = None
         fused = np.zeros(n, dtype=np.float64)
         if mode in ("hybrid", "dense"):
-            qv = self.encoder.encode_queries([norm])[0]
+            qv = self.query_vector(norm)
             dense = self.index.dense.scores(qv)
             fused += self.config.dense_weight / (self.config.rrf_k + 1 + _ranks(dense, allowed))
         if mode in ("hybrid", "bm25"):

@@ -12,6 +12,13 @@ QUARTER = r"第?[一二三四1-4]季度"
 # The periods a report title or a question names, besides a year (「2023年上半年」「全年」「第三季度」).
 PERIODS = rf"上半年|下半年|全年|{QUARTER}"
 
+# -- places and levels --------------------------------------------------------------------------------
+
+# The units a place's name ends in (「枫香塘村」「中华南路街道」「繁昌区」).
+PLACE_UNITS = r"社区|街道|村|镇|乡|县|区|旗"
+# The administrative levels a body's name may open with (「市医保局」「县水利局」).
+LEVELS = "省市县区"
+
 # -- names of bodies ----------------------------------------------------------------------------------
 
 # What a body's name ends in, as report titles and openings name their author (rag/corpus/metadata.py).
@@ -24,7 +31,22 @@ ORG_SUFFIXES = (
 STRONG_ORG_SUFFIXES = r"局|委|办|署|厅|中心|学校|院|社|所|站|科|处|队"
 # What a body named in a question ends in (rag/text/question.py).
 QUESTION_BODY_SUFFIXES = (r"委员会|办公室|人民政府|政府|分局|总局|局|委|厅|办|署|中心|学校|学院|"
-                          r"医院|社|站|所|街道|镇|乡|村|部门|园区|开发区|经开区|高新区")
+                          r"医院|法院|检察院|保健院|社|站|所|街道|镇|乡|村|部门|园区|开发区|经开区|高新区")
+
+# Kinds of document a title may be no more than (「刑事判决书」「住院病历」): what a title names after its
+# author, never an author itself (rag/corpus/metadata.py).
+DOCUMENT_KINDS = (
+    "刑事判决书", "民事判决书", "行政判决书", "判决书", "裁定书", "调解书", "起诉书", "住院病历", "门诊病历",
+    "病历", "病案", "入院记录", "出院记录", "年度报告", "年报",
+)  # fmt: skip
+# Words by which a document names its own author instead of writing it out (「本院认为」「公司的排放量」
+# 「我局」): read as the body that issued the report.
+# A bare 「公司」 counts only where a clause starts with it (「…，公司的排放量为…」), not inside a name.
+SELF_REFERENCES = (r"[本该我](?:院|公司|局|委|办|厅|镇|乡|县|区|市|单位|中心|医院)"
+                   r"|(?:^|(?<=[，。；：、,.;:\s]))(?:公司|集团|医院)")
+
+# The generic end of a colloquial name: 「城管部门」「民政系统」 name an organ, not a unit called 部门.
+GENERIC_TAILS = r"部门|单位|系统"
 
 # -- questions ----------------------------------------------------------------------------------------
 
@@ -39,4 +61,5 @@ DATE_EXPRESSION = (r"\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下�
                    r"年底|年内|年前|月底|上旬|中旬|下旬|\d{4}\s*年|第?[一二三四1-4]季度|春节前|国庆前")
 # A person named in a passage: 「局长张三」「李四同志」 (「主要负责同志」 is a role, not a name).
 PERSON_NAME = (r"(?:书记|主任|局长|县长|市长|区长|镇长|乡长|校长|组长|林长|队长)"
-               r"[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]*同志)|(?<!负责)(?<!主要)[\u4e00-\u9fff]{2,3}同志")
+               r"[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]*同志)|"
+               r"(?<!负责)(?<!主要)(?![\u4e00-\u9fff]?(?:负责|主要))[\u4e00-\u9fff]{2,3}同志")

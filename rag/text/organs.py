@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from rag.text.lexicon import GENERIC_TAILS
+
 # short form → full form, longest short forms first when they overlap (「市场监管」 before 「监管」)
 ORGAN_ALIASES: dict[str, str] = {
     "发改委": "发展和改革委员会", "发改局": "发展和改革局", "发改": "发展和改革",
@@ -35,7 +37,7 @@ ORGAN_ALIASES: dict[str, str] = {
 _ALIAS_RE = re.compile("|".join(sorted(map(re.escape, ORGAN_ALIASES), key=len, reverse=True)))
 # The generic end of a colloquial name: 「城管部门」「民政系统」「税务机关」 name the organ, not a unit
 # called 部门.
-_GENERIC_TAIL_RE = re.compile(r"(?:部门|单位|系统|机关|口)$")
+_GENERIC_TAIL_RE = re.compile(rf"(?:{GENERIC_TAILS}|机关|口)$")
 
 
 def full_organ_name(name: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.text.lexicon import QUESTION_BODY_SUFFIXES
+from rag.text.lexicon import LEVELS, QUESTION_BODY_SUFFIXES
 from rag.text.normalize import normalize_for_search
 from rag.text.numerals import cn_number
 from rag.text.quantities import extract_numbers
@@ -39,8 +39,10 @@ _BODY_RE = re.compile(
     rf"(?:^|(?<=[\s，,。？?！!、：:；;“”\"和与及的在对从向]))"
     rf"((?:(?!的)[\u4e00-\u9fffA-Za-z]){{0,14}}?{_BODY_SUFFIX})(?<!所(?=有))(?<!社(?=有))(?<!所(?=在))"
     # A name ends where a particle, a verb or a time word follows: 「麻阳县教育局|计划让…」.
-    rf"(?=[\d\s，,。？?！!、的在和与及对是有为从将驻派（(计让要希认打准说按今全本新已于把开推完实自那]|"
+    rf"(?:(?=[\d\s，,。？?！!、的在和与及对是有为从将驻派（(计让要希认打准说按今全本新已于把开推完实自那审判给收凭]|"
     rf"上半年|下半年|年|$)"
+    # 「…法院」「…医院」 end a name whatever follows: a person's name often does (「桐城区法院费某案」)
+    r"|(?<=院))"
 )
 # The last administrative unit in a name ends its place part: 「池州市XX区|民政局」, 「县|城市管理局」,
 # 「中华南路街道|应急工作服务中心」. 「城市」「市场」 are words, not a 市.
@@ -139,7 +141,7 @@ def _bodies(norm: str) -> list[BodyMention]:
         core = body_core(name)
         if len(core) < 2 or core in ("部门", "单位"):
             continue
-        level = name[0] if name[0] in "省市县区" else None
+        level = name[0] if name[0] in LEVELS else None
         out.append(BodyMention(name, core, level))
     return out
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.config import DEFAULTS
 from rag.contracts import Evidence, QuestionPlan
 from rag.text.bigrams import relevance
-from rag.text.lexicon import DATE_EXPRESSION, PERSON_NAME
+from rag.text.lexicon import DATE_EXPRESSION, PERSON_NAME, SELF_REFERENCES
 from rag.text.quantities import number_supported
 from rag.text.question import quantities, redacted, states_unit
 from rag.text.sentences import CLAUSE_END_RE, sentence_bounds, sentences
@@ -60,19 +60,24 @@ def _stated(clause: str, plan: QuestionPlan) -> tuple[tuple[str, ...], bool]:
     return figures, withheld
 
 
-def statements(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str, float]) -> list[Statement]:
+def statements(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str, float],
+               bodies: Mapping[str, str] | None = None) -> list[Statement]:
     """Every clause of ``evidence`` stating (or withholding) an amount in the plan's unit, with the share of
-    the subject (``grams``, its weighted bigrams) its region holds; best first."""
+    the subject (``grams``, its weighted bigrams) its region holds; best first. ``bodies``: each report's
+    issuing body, read where a sentence names its author by a self-reference (「公司的排放量为…」)."""
     out = []
     for e in evidence:
         if e.kind == "heading":
             continue
-        heading = e.section_path[-1] if e.section_path else ""
+        section = e.section_path[-1] if e.section_path else ""
         bounds = sentence_bounds(e.text)
         for a, b in itertools.pairwise(bounds):
             sentence = e.text[a:b]
             if not sentence.strip():
                 continue
+            heading = section
+            if bodies and _SELF_REF_RE.search(sentence):
+                heading = f"{bodies.get(e.report_id, '')} {section}"
             clauses = [c for c in CLAUSE_END_RE.split(sentence) if c.strip()]
             region: list[str] = []
             prefix = ""
@@ -103,6 +108,7 @@ def statements(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str
 
 # An ordinal that singles out one item among several: 「第二批」「二期」「第十四届」. A figure for
 # 「第一批」 is not one for 「第二批」, however alike the rest of the clause.
+_SELF_REF_RE = re.compile(SELF_REFERENCES)
 _ORDINAL_RE = re.compile(r"第?[一二三四五六七八九十\d]{1,3}(?:批|期|届|轮|标段|号)")
 _DETAIL_RE = {"date": re.compile(DATE_EXPRESSION), "name": re.compile(PERSON_NAME)}
 
@@ -131,16 +137,20 @@ def _headed_sentences(evidence: Sequence[Evidence]) -> Iterator[tuple[str, str]]
 
 
 def bound(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str, float],
-          bar: float = BIND_MIN) -> list[Statement]:
+          bar: float = BIND_MIN, bodies: Mapping[str, str] | None = None,
+          answers: Callable[[Evidence, Statement], bool] | None = None) -> list[Statement]:
     """The statements that answer the plan: their region holds at least ``bar`` of the subject — or, when
     the question's wording holds words no passage has (「调整后」「建议加大…时引用的」), at least half of
     ``bar`` and as much of the subject as the passage most about it (:data:`RELATIVE`): words the reports
-    never use cannot be asked of the figure's clause."""
-    found = statements(plan, evidence, grams)
+    never use cannot be asked of the figure's clause — or when ``answers`` (the evidence judge) says the
+    sentence answers the plan (a paraphrase: 「排放总量」 asked, 「排放量」 written)."""
+    found = statements(plan, evidence, grams, bodies)
     best = max((relevance(grams, f"{heading} {s}") for heading, s in _headed_sentences(evidence)),
                default=0.0)
+    by_id = {e.id: e for e in evidence}
     return [s for s in found
-            if s.score >= bar or (s.score >= bar / 2 and best and s.score >= RELATIVE * best)]
+            if s.score >= bar or (s.score >= bar / 2 and best and s.score >= RELATIVE * best)
+            or (answers is not None and answers(by_id[s.evidence_id], s))]
 
 
 def unbound_figures(claim: str, bound_statements: Sequence[Statement]) -> list[str]:
