@@ -113,11 +113,14 @@ class AnswerService:
                 list(self.generator.stream(build_messages("你好", [], prompt=self.config.prompt),
                                            GenerationParams(max_tokens=1), Usage()))
 
-    @property
-    def gate(self) -> str:
-        """The refusal gate in force: the judge only where its weights fit the encoder (judge.py)."""
+    def gate(self, ctx: AskContext) -> str:
+        """The refusal gate in force: the judge where its weights fit the encoder (judge.py) and the question
+        is about one report — it is fitted on such questions; a comparison or a question across reports that
+        the tables did not take keeps the bigram bars."""
         gate = self.config.refusal_gate
-        return "bigrams" if gate == "judge" and not self.judge.usable else gate
+        if gate == "judge" and (not self.judge.usable or ctx.plan.across_reports):
+            return "bigrams"
+        return gate
 
     @property
     def model_name(self) -> str | None:
@@ -276,13 +279,13 @@ class AnswerService:
             gap = quantity_gap(ctx.plan, [s.clause for s in ctx.bound], ctx.bound)
             if gap == "withheld":  # the report names the figure for the subject and writes it XX: say so
                 return gap, None
-        if self.gate == "judge":
+        if self.gate(ctx) == "judge":
             # one fitted decision: does any sentence of the hits answer the plan (judge.py)?
             if ctx.judgement.best < self.judge.threshold:
                 named = verdict.mentioned_only  # a body no report is by: say which
                 reason = f"报告中没有「{named[0]}」关于「{ctx.plan.subject}」的内容" if named else None
                 return "off_topic", reason
-        elif self.gate == "bigrams":
+        elif self.gate(ctx) == "bigrams":
             refused = self._bigram_gate(ctx, verdict.mentioned_only)
             if refused is not None:
                 return refused
@@ -296,7 +299,7 @@ class AnswerService:
 
     def _judged_answer(self, ctx: AskContext) -> Callable[[Evidence, Statement], bool] | None:
         """Binding's second way in: the figure's sentence answers the plan by the judge (refusal_gate)."""
-        if self.gate != "judge":
+        if self.gate(ctx) != "judge":
             return None
         bar = self.judge.threshold
         return lambda e, s: ctx.judgement.of_span(e.source_file, s.start, s.end) >= bar
