@@ -282,9 +282,13 @@ class AnswerService:
         if self.gate(ctx) == "judge":
             # one fitted decision: does any sentence of the hits answer the plan (judge.py)?
             if ctx.judgement.best < self.judge.threshold:
-                named = verdict.mentioned_only  # a body no report is by: say which
-                reason = f"报告中没有「{named[0]}」关于「{ctx.plan.subject}」的内容" if named else None
-                return "off_topic", reason
+                return "off_topic", None
+            j = ctx.judgement
+            for body in verdict.mentioned_only:
+                # a body no report is by: only a sentence naming it can say what it does
+                if not any(p >= self.judge.threshold and self.scope.names(body, normalize_for_search(c.text))
+                           for c, p in zip(j.candidates, j.probabilities, strict=True)):
+                    return "off_topic", f"报告中没有「{body}」关于「{ctx.plan.subject}」的内容"
         elif self.gate(ctx) == "bigrams":
             refused = self._bigram_gate(ctx, verdict.mentioned_only)
             if refused is not None:
