@@ -33,17 +33,23 @@ def test_an_index_built_from_scratch_embeds_every_chunk_and_finds_its_report(rea
     try:
         index = build_index(corpus, real_encoder, tmp_path / "index", cache,
                             model_fingerprint(real_encoder.model_path), progress=False)
-        # every chunk through the encoder; the cache keeps one vector per distinct text
-        n = index.manifest.n_chunks
-        assert index.manifest.embedded == n > 10 and 0 < len(cache) <= n
+        # every chunk and every sentence through the encoder; the cache keeps one vector per distinct text
+        n, m = index.manifest.n_chunks, index.manifest.n_sentences
+        # (a one-sentence chunk is the same model input as its sentence: embedded once, for the chunk)
+        assert index.manifest.embedded == n > 10 and 0 < index.manifest.embedded_sentences <= m and m > n
+        assert 0 < len(cache) <= n + m
         again = build_index(corpus, real_encoder, tmp_path / "index", cache,
                             model_fingerprint(real_encoder.model_path), progress=False)
-        assert again.manifest.embedded == 0  # the second build takes every vector from the cache
+        # the second build takes every vector from the cache
+        assert again.manifest.embedded == 0 and again.manifest.embedded_sentences == 0
     finally:
         cache.close()
     loaded = load_index(tmp_path / "index")
     assert np.array_equal(loaded.dense.index.reconstruct_n(0, len(loaded)),
                           index.dense.index.reconstruct_n(0, len(index)))
+    assert loaded.sentences is not None and index.sentences is not None
+    assert loaded.sentences.spans == index.sentences.spans  # sentence vectors saved beside the chunks
+    assert np.allclose(loaded.sentences.matrix, index.sentences.matrix, atol=1e-3)  # float16 on disk
     hits = Retriever(loaded, real_encoder).search("县水利局上半年完成了哪些水利工程？", k=3)
     assert hits and "水利局" in hits[0].report_title
 
