@@ -42,6 +42,7 @@ from eval.provenance import git_state
 from rag.answering.judge import FEATURES, JudgeWeights, dump_weights
 from rag.corpus import Corpus, read_source
 from rag.corpus.reading import SourceText
+from rag.storage import replace_file
 
 JUDGE_DIR = Path(__file__).with_name("judge")
 SINGLE_REPORT_TYPES = {"fact", "quantity", "list", "why_how", "unanswerable", "adversarial"}
@@ -112,11 +113,8 @@ def collect_pairs(spec: CorpusSpec, service, corpus: Corpus, progress: bool = Tr
 def write_pairs(rows: list[dict], path: Path) -> None:
     """JSON lines, gzip-compressed (mtime 0: the same pairs give the same bytes, and the same hash)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-        f.write(data)
-    tmp.replace(path)
+    replace_file(path, gzip.compress(data, mtime=0))
 
 
 def read_pairs(path: Path) -> list[dict]:
@@ -279,7 +277,7 @@ def calibrate(pair_files: dict[str, Path], cost: float = DEFAULT_COST, write: bo
         else:
             dump_weights(w, weights_path)
         out = JUDGE_DIR / "calibration.json"
-        out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        replace_file(out, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     return report
 
 

@@ -49,6 +49,14 @@ def write_file(path: Path, data: str | bytes) -> None:
         os.fsync(f.fileno())
 
 
+def replace_file(path: Path, data: str | bytes) -> None:
+    """Replace ``path`` atomically: write aside, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    write_file(tmp, data)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def set_current(folder: Path, name: str) -> None:
     """Point ``folder/CURRENT`` at ``name``: write aside, fsync, rename, fsync the folder (atomic)."""
     tmp = folder / f"CURRENT.{uuid.uuid4().hex[:8]}.tmp"

@@ -33,6 +33,7 @@ from rag.corpus import Corpus
 from rag.corpus.parser import name_parts
 from rag.retrieval.retriever import Hit, Retriever, hit_of
 from rag.retrieval.sentences import SENTENCE_DIM, chunk_sentences, matryoshka
+from rag.storage import replace_file
 from rag.text.bigrams import BigramIdf, bigrams, query_grams, relevance
 from rag.text.lexicon import DATE_EXPRESSION, PERSON_NAME, SELF_REFERENCES
 from rag.text.normalize import normalize_for_search
@@ -330,14 +331,7 @@ class Judge:
         return [float(p) for p in 1.0 / (1.0 + np.exp(-z))]
 
 
-def sentence_of(judgement: Judgement, source_file: str, start: int, end: int) -> float:
-    """Shorthand for :meth:`Judgement.of_span` (binding reads it per figure)."""
-    return judgement.of_span(source_file, start, end)
-
-
 def dump_weights(weights: JudgeWeights, path: Path = WEIGHTS_PATH) -> None:
     """Write ``judge.json`` aside, then rename: a crash never leaves half a weights file."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(weights.model_dump(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    replace_file(path, json.dumps(weights.model_dump(), ensure_ascii=False, indent=1) + "\n")
     load_weights.cache_clear()
