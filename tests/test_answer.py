@@ -305,6 +305,28 @@ def test_quoted_passages_are_wider_than_the_prompt_passages(retriever, real_corp
     assert selector.widen(question, [passage], [hit], max_chars=100) == {}  # never narrower
 
 
+def test_a_judged_passage_is_cut_around_the_judges_best_sentence(retriever, real_corpus):
+    """Where the judge gates, its best sentence seeds the passage even when another shares more bigrams
+    with the question (a paraphrase), and the hit holding it comes first."""
+    from rag.answering.evidence import EvidenceSelector
+
+    chunks = [c for c in retriever.index.chunks
+              if c.chunk_type == "text" and len(c.text) > 380 and c.text.count("。") >= 4][:2]
+    hits = [_hit_of(c) for c in chunks]
+    first = chunks[0].text[: chunks[0].text.index("。") + 1]
+    last = chunks[1].text.rstrip("。").rsplit("。", 1)[-1]
+    target = chunks[1].char_start + chunks[1].text.index(last)
+
+    def judged(source_file: str, start: int, end: int) -> float:  # the judge prefers chunk 2's last sentence
+        return 0.9 if source_file == chunks[1].source_file and start <= target < end else 0.1
+
+    selector = EvidenceSelector(real_corpus, retriever.idf, AnswerConfig(passage_chars=120))
+    plain = selector.select(first, hits)
+    assert plain[0].chunk_id == chunks[0].chunk_id and first in plain[0].text
+    led = selector.select(first, hits, judged=judged)
+    assert led[0].chunk_id == chunks[1].chunk_id and last in led[0].text
+
+
 def test_enumeration_outline_must_have_the_size_asked(service):
     q = "市审计局2023年下半年重点做到的“四个强化”是什么？"
     assert [e for e in service().ask(q, mode="extractive").evidence if e.kind == "heading"]

@@ -259,3 +259,18 @@ def test_load_corpus_needs_report_files(tmp_path: Path) -> None:
         load_corpus(tmp_path)
     with pytest.raises(CorpusError, match="does not exist"):
         load_corpus(tmp_path / "missing")
+
+
+def test_a_document_with_text_before_a_title_like_heading_is_one_document() -> None:
+    # A judgment: its first line titles it (no kind word), and a numbered Markdown heading that ends in
+    # 报告 deep in its text is a heading of it, not the next report; nothing before it is lost.
+    text = ("# 烟波市青田区人民法院\n\n被告人严某，女，无固定职业。\n\n## 证据描述\n\n"
+            "### 3. 被盗物品清单及估价报告\n\n物品总价值约12000元。\n\n病历摘要\n\n患者入院时体温37.5℃。\n")
+    source = parse_bytes(text.encode("utf-8"), "law.txt")
+    assert [r.title for r in source.reports] == ["烟波市青田区人民法院"]
+    body = "".join(p.text for _, p in source.reports[0].iter_paragraphs())
+    assert "被告人严某" in body and "12000元" in body
+    # A compilation's front matter (title, count, contents) is not body text: its reports still split.
+    compilation = ("工作总结汇编（2篇）\n\n县林业局2023年工作总结\n\n全年完成造林100亩。\n\n"
+                   "县水利局2023年工作总结\n\n全年新修水渠3条。\n")
+    assert len(parse_bytes(compilation.encode("utf-8"), "c.txt").reports) == 2

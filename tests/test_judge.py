@@ -25,7 +25,8 @@ from eval.calibrate import (
     read_pairs,
     refusal_rates,
 )
-from rag.answering.judge import FEATURES, WEIGHTS_PATH, JudgeWeights, load_weights
+from rag.answering.judge import FEATURES, WEIGHTS_PATH, JudgeWeights, load_weights, period_fits
+from rag.answering.scope import place_name, place_names
 from rag.corpus.metadata import body_from_title
 from rag.corpus.parser import name_parts, title_text
 from rag.retrieval.chunking import Chunk
@@ -140,3 +141,22 @@ def test_the_shipped_weights_are_fitted_on_the_pair_files_in_the_repository():
     rows = [r for name in pairs for r in read_pairs(JUDGE_DIR / f"pairs-{name}.jsonl.gz")]
     again = fit(rows)
     assert np.allclose(again.coef, w.coef, atol=1e-4) and abs(again.intercept - w.intercept) < 1e-4
+
+
+@pytest.mark.parametrize(("asked", "periods", "fits"), [
+    ("2023年上半年", ["2023年上半年"], True),
+    ("2023年上半年", ["2023年"], True),  # a year's report covers its halves
+    ("2023年上半年", ["2023年下半年"], False),
+    ("2022年下半年", ["2023年下半年"], False),
+    ("上半年", ["2023年上半年"], True),
+    ("2023年", ["2023年下半年"], True),
+    ("2023年", [], False),  # a report of no stated period: nothing says it covers the year
+])
+def test_a_report_covers_the_asked_period_by_year_and_half(asked, periods, fits):
+    assert period_fits(asked, periods) is fits
+
+
+def test_place_names_are_what_a_body_or_place_is_checked_by_in_a_report():
+    assert place_names("德安县水利局") == ["德安"]
+    assert place_names("县水利局") == [] and place_names("XX区民政局") == []
+    assert place_name("枫香塘村") == "枫香塘" and place_name("X村") == "X村"

@@ -103,3 +103,35 @@ def test_a_body_or_place_nowhere_in_the_corpus_is_refused_by_name(scope):
 def test_a_year_the_body_has_no_report_for_is_refused(scope):
     verdict = scope.check(read_plan("县水利局2024年上半年完成了多少水利投资？"))
     assert not verdict.in_scope and "2024" in verdict.reason
+
+
+def test_a_report_named_for_another_place_is_not_the_asked_bodys(tmp_path):
+    from rag.answering.scope import places_with_units
+    from rag.corpus import load_corpus
+
+    assert places_with_units("烟波市青田区人民法院") == ["烟波市", "青田区"]
+    assert places_with_units("青田市烟波区人民法院") == ["青田市", "烟波区"]
+    assert places_with_units("雨城市人民医院") == ["雨城市"]  # 「雨城」 is the name, 「城市」 no word here
+    assert places_with_units("县城市管理局") == [] and places_with_units("XX县水利局") == []
+    files = {
+        "law_1.txt": "# 烟波市青田区人民法院刑事判决书\n\n被告人严某犯盗窃罪，判处有期徒刑五年。\n",
+        "med_1.txt": "霜叶市第一人民医院\n\n患者喻某某入院，诊断为肺炎。\n",
+        "gov_1.txt": "市医保局2023年上半年工作总结\n\n全市建成基层医保服务站120个。\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    scope = ScopeChecker(load_corpus(tmp_path))
+    assert [r.source_file for r in scope.issued_by("青田区法院")] == ["law_1.txt"]
+    assert scope.issued_by("青田市烟波区人民法院") == []  # the same two places, swapped
+    assert scope.issued_by("星辰市人民医院") == []  # 霜叶市's hospital is not 星辰市's
+    assert not scope.check(read_plan("星辰市人民医院的喻某某诊断是什么病？")).in_scope
+    # a report whose name states no place may be any place's: reports often never name their own city
+    assert [r.source_file for r in scope.issued_by("阜阳市医保局")] == ["gov_1.txt"]
+
+
+def test_names_codes_and_date_words_stay_out_of_the_premises_and_in_the_subject():
+    p = read_plan("香山市人民医院79岁的于某某，血T4查出来是多少？")
+    assert p.premises == ["79岁"] and "于某某" in p.subject and "T4" in p.subject  # T4 is a test's name
+    p = read_plan("香山市人民医院的于某某计划哪天出院？")
+    assert p.asks == "date" and p.subject.split() == ["于某某", "出院"]  # 「哪天」 asks; 「于」 is a surname
+    assert read_plan("临时医嘱开了哪两种口服药、各多少剂量？").unit is None  # 剂量 is a noun, not 剂

@@ -26,6 +26,7 @@ class AskContext:
     wide: dict[int, Evidence] = field(default_factory=dict)  # passages grown for quoting, by evidence id
     # each sentence of the hits with the probability that it answers the plan (judge.py)
     judgement: Judgement = field(default_factory=Judgement)
+    judged: bool = False  # the judge gates this question: its probabilities pick the sentences quoted
 
     def answer(self, **fields) -> Answer:
         """An Answer to this question; ``fields`` give the answer text, citations, refusal…"""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +29,10 @@ from rag.text.sentences import sentence_bounds
 
 __all__ = ["BigramIdf", "EvidenceSelector", "bigrams", "query_grams", "relevance"]
 
+
+
+# The probability that the sentence at [start, end) of a source file answers the question (judge.py).
+SpanScore = Callable[[str, int, int], float]
 
 
 @dataclass(frozen=True)
@@ -151,16 +155,22 @@ class EvidenceSelector:
         return []
 
     def select(self, question: str, hits: Sequence[Hit], diversify: bool = False,
-               enumeration: bool = False, enumeration_size: int | None = None) -> list[Evidence]:
+               enumeration: bool = False, enumeration_size: int | None = None,
+               judged: SpanScore | None = None) -> list[Evidence]:
         """Passages for ``question`` from ``hits`` (best first), numbered from 1.
 
         With ``diversify`` (comparisons, 「哪些单位」 questions) hits are taken round-robin across reports
         so that every body the question involves is represented before any gets a second passage.
         With ``enumeration`` the sub-headings of the section the question is about come first (only a
         section with ``enumeration_size`` of them, when the question says how many items it asks for).
+        With ``judged`` (the evidence judge's probability of a span, judge.py) the hits holding the best
+        judged sentences come first and each passage is cut around its best judged sentence: a paraphrase
+        (「判了几年」 for 「判处有期徒刑五年」) shares few bigrams with its answer.
         """
         q = query_grams(question, self.idf)
         ordered = _round_robin(hits) if diversify else list(hits)
+        if judged is not None and not diversify:
+            ordered.sort(key=lambda h: -judged(h.source_file, h.char_start, h.char_end))
         out: list[Evidence] = []
         used = 0
         if enumeration:
@@ -179,6 +189,10 @@ class EvidenceSelector:
                 # An outline's headings lie pages apart in the source and a passage is one contiguous
                 # slice: it holds the best heading alone (「哪几方面」 questions get them all, as headings).
                 window = [units[_best(units)]] if units else []
+            elif judged is not None and units:
+                best = max(range(len(units)), key=lambda i: (judged(hit.source_file, units[i].start,
+                                                                     units[i].end), units[i].score, -i))
+                window = _window(units, cap, seed=(best, best))
             else:
                 window = _window(units, cap)
             if not window:

@@ -29,9 +29,11 @@ def extractive_answer(ctx: AskContext, config: AnswerConfig, fallback: str | Non
         if e.kind == "heading":
             continue
         spans = passage_sentences(e.text, e.char_start)
-        rel = [relevance(q, e.text[a - e.char_start : b - e.char_start]) for a, b in spans]
+        # where the judge gates, its probability picks each passage's sentence (relevance breaks ties)
+        rel = [(ctx.judgement.of_span(e.source_file, a, b) if ctx.judged else 0.0,
+                relevance(q, e.text[a - e.char_start : b - e.char_start])) for a, b in spans]
         best = max(range(len(spans)), key=lambda i: rel[i])
-        scored.append((rel[best], e, spans, best))
+        scored.append((rel[best][0] if ctx.judged else rel[best][1], e, spans, best))
     top = max((s[0] for s in scored), default=0.0)
     n_headings = len(citations)
     if plan.asks_quantity and ctx.bound:
@@ -47,6 +49,8 @@ def extractive_answer(ctx: AskContext, config: AnswerConfig, fallback: str | Non
             citations.append(span_citation(n, e, s.start, s.end))
             lines.append(quote_line(e, e.text[s.start - e.char_start : s.end - e.char_start], n))
         scored = []
+    if ctx.judged:
+        scored.sort(key=lambda x: -x[0])
     for score, e, spans, best in scored:
         if len(citations) - n_headings >= max_quotes or score < top / 2:
             continue

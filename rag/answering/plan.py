@@ -90,7 +90,7 @@ _GENERIC_PLACES = (
 _ASKING_RE = re.compile(
     r"请问|请|一下|具体|分别|主要|大概|大约|一共|总共|"
     r"多少|几|多大|多高|多长|多重|"
-    r"有哪些|哪些|哪几|哪个|哪里|哪|什么|啥|如何|怎样|怎么样|怎么|为什么|为何|是否|有没有|是不是|有何|"
+    r"有哪些|哪些|哪几|哪个|哪里|哪一?[天年月]|哪|什么|啥|如何|怎样|怎么样|怎么|为什么|为何|是否|有没有|是不是|有何|"
     r"各自|各(?![类项级地部单种个界条])|"
     r"不同|区别|异同|相比|对比|比较|"
     r"[吗呢吧啊]|[？?！!。，,：:；;、“”\"'‘’（）()《》]"
@@ -242,7 +242,8 @@ def _subject(norm: str, removed: list[str]) -> str:
         while changed and piece:
             changed = False
             for w in _EDGE_WORDS:
-                if piece.startswith(w) and len(piece) > len(w):
+                # 「于某某」「张某」: a surname, not an edge word
+                if piece.startswith(w) and len(piece) > len(w) and piece[len(w)] != "某":
                     piece, changed = piece[len(w):], True
                 # a last character is often part of a word (「存在」「对于」): only particles go
                 if piece.endswith(w) and len(piece) > len(w) and (len(w) > 1 or w in _END_PARTICLES):

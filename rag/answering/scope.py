@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from rag.config import DEFAULTS
 from rag.contracts import QuestionPlan
 from rag.corpus import Corpus, Report, normalize_for_search, read_source
+from rag.corpus.parser import name_parts
 from rag.text.bigrams import bigrams
 from rag.text.lexicon import GENERIC_TAILS, LEVELS, PLACE_UNITS
 from rag.text.organs import organ_forms
@@ -48,12 +49,30 @@ def place_names(body: str) -> list[str]:
     return [n for n in names if len(n) >= 2 and not _ANONYMOUS_RE.search(n)]
 
 
+def place_name(place: str) -> str:
+    """A place's name without its unit, loosely (「石墨产业镇」 → 石墨产业): a short one keeps it."""
+    name = _PLACE_UNIT_RE.sub("", place)
+    return name if len(name) >= 2 else place
+
+
+_PLACE_WITH_UNIT_RE = re.compile(r"[^省市县区州旗\sxX某]{2,7}?[省市县区州旗]")
+
+
+def places_with_units(name: str) -> list[str]:
+    """The places a body's name opens with, each with its unit: 「烟波市青田区人民法院」 → 烟波市, 青田区
+    (so that 「青田市烟波区」 is told apart); anonymised and bare levels give none."""
+    core = body_core(name)
+    prefix = name[: len(name) - len(core)] if name.endswith(core) else ""
+    return _PLACE_WITH_UNIT_RE.findall(normalize_for_search(prefix))
+
+
 @functools.lru_cache(maxsize=256)
 def _name_forms(body: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The organ forms (search form, level left out) and the place names of a body's name; cached, as the
-    answer stage asks for the same body once per evidence sentence."""
+    """The organ forms (search form, level left out) and the place names of a body's name — each with its
+    unit too, so that 「青田市烟波区」 is not 「烟波市青田区」; cached, as the answer stage asks for the same
+    body once per evidence sentence."""
     forms = {normalize_for_search(body_core(x)) for x in organ_forms(body)}
-    return tuple(f for f in forms if len(f) >= 2), tuple(place_names(body))
+    return tuple(f for f in forms if len(f) >= 2), (*place_names(body), *places_with_units(body))
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,8 @@ class ScopeChecker:
         self.headers: dict[str, set[str]] = {}
         self.texts: dict[str, str] = {}  # each report's whole text, in search form
         self.text_grams: dict[str, set[str]] = {}
+        # what each report's own name says of where it is: title, issuing body, file-name words
+        self.own_names: dict[str, str] = {}
         for source in corpus.files:
             if not source.reports:
                 continue
@@ -78,6 +99,8 @@ class ScopeChecker:
             for r in source.reports:
                 opening = src.text[r.title_char_end : r.title_char_end + _OPENING_CHARS]
                 self.headers[r.id] = bigrams(" ".join([r.title, r.issuing_body or "", opening]))
+                self.own_names[r.id] = normalize_for_search(
+                    " ".join([r.title, r.issuing_body or "", *name_parts(r.source_file)]))
                 end = src.line_starts[r.line_end] if r.line_end < len(src.line_starts) else len(src.text)
                 self.texts[r.id] = normalize_for_search(src.text[r.title_char_start : end])
                 self.text_grams[r.id] = bigrams(self.texts[r.id])
@@ -93,7 +116,18 @@ class ScopeChecker:
                 tries.append(core[2:])
             for name in tries:
                 out.extend(r for r in self._headed(name, level) if r not in out)
-        return out
+        # A report named for another place is not this body's (「星辰市人民医院」 is not
+        # 「霜叶市第一人民医院」; 「青田市烟波区」 is not 「烟波市青田区」); one whose name states no
+        # place may be (「市医保局」): reports often never name their own city.
+        return self._same_place(body, out)
+
+    def _same_place(self, body: str, reports: list[Report]) -> list[Report]:
+        asked = places_with_units(body)
+        return [r for r in reports if not asked or not self._named_place(r)
+                or all(p in self.own_names[r.id] for p in asked)]
+
+    def _named_place(self, report: Report) -> bool:
+        return any(places_with_units(n) for n in (report.issuing_body or "", report.title))
 
     def _headed(self, core: str, level: str | None) -> list[Report]:
         """Reports whose header holds the organ name ``core``. The place a question gives with it is not
@@ -120,7 +154,7 @@ class ScopeChecker:
                 continue
             out.extend(r for r in self.reports if r not in out and field in self.texts[r.id]
                        and all(self.texts[r.id].count(p) >= _PLACE_MENTIONS for p in places))
-        return out
+        return self._same_place(body, out)
 
     def mentioning(self, name: str) -> list[Report]:
         """Reports whose text names ``name`` (in any of its written forms, without the level prefix)."""
@@ -142,7 +176,7 @@ class ScopeChecker:
             if scope.place and not _ANONYMOUS_RE.search(scope.place):
                 # the name without its unit, loosely (「石墨产业镇」 for a town with a 石墨产业园)
                 name = _PLACE_UNIT_RE.sub("", scope.place)
-                grams = bigrams(name if len(name) >= 2 else scope.place)
+                grams = bigrams(place_name(scope.place))
                 if grams and not any(len(grams & g) / len(grams) >= BODY_MATCH
                                      for g in self.text_grams.values()):
                     return ScopeVerdict(False, f"报告库中没有关于「{scope.place}」的材料")

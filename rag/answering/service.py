@@ -45,6 +45,7 @@ from rag.contracts import (
     AnswerMode,
     Evidence,
     EvidenceEvent,
+    QuestionPlan,
     RefusalCode,
     RowEvent,
     StreamEvent,
@@ -113,12 +114,13 @@ class AnswerService:
                 list(self.generator.stream(build_messages("你好", [], prompt=self.config.prompt),
                                            GenerationParams(max_tokens=1), Usage()))
 
-    def gate(self, ctx: AskContext) -> str:
+    def gate(self, plan: QuestionPlan) -> str:
         """The refusal gate in force: the judge where its weights fit the encoder (judge.py) and the question
         is about one report — it is fitted on such questions; a comparison or a question across reports that
-        the tables did not take keeps the bigram bars."""
+        the tables did not take keeps the bigram bars. Where the judge gates, it also picks the sentences
+        the evidence is cut around and the extractive answer quotes."""
         gate = self.config.refusal_gate
-        if gate == "judge" and (not self.judge.usable or ctx.plan.across_reports):
+        if gate == "judge" and (not self.judge.usable or plan.across_reports):
             return "bigrams"
         return gate
 
@@ -193,15 +195,16 @@ class AnswerService:
         plan = read_plan(standalone)
         judgement = self.judge.judge(standalone, plan, hits)
         hits = self.judge.focus(hits, judgement)
+        judged = judgement.of_span if self.gate(plan) == "judge" else None
         evidence = self.selector.select(standalone, hits, diversify=plan.across_reports,
                                         enumeration=plan.kind == "list" or plan.facts.enumeration,
-                                        enumeration_size=plan.list_size)
+                                        enumeration_size=plan.list_size, judged=judged)
         grams = query_grams(standalone, self.selector.idf)
         about = " ".join(w for w in (plan.subject, plan.measure) if w)
         subject = query_grams(about, self.selector.idf) if about else {}
         return AskContext(question=q, standalone=standalone, mode=mode, plan=plan, hits=hits,
                           evidence=evidence, grams=grams, subject_grams=subject or grams,
-                          judgement=judgement)
+                          judgement=judgement, judged=judged is not None)
 
     def context(self, question: str, k: int | None = None) -> AskContext:
         """What the answering stages would read for ``question`` (no history): its plan, hits, evidence and
@@ -279,7 +282,7 @@ class AnswerService:
             gap = quantity_gap(ctx.plan, [s.clause for s in ctx.bound], ctx.bound)
             if gap == "withheld":  # the report names the figure for the subject and writes it XX: say so
                 return gap, None
-        if self.gate(ctx) == "judge":
+        if self.gate(ctx.plan) == "judge":
             # one fitted decision: does any sentence of the hits answer the plan (judge.py)?
             if ctx.judgement.best < self.judge.threshold:
                 return "off_topic", None
@@ -289,12 +292,13 @@ class AnswerService:
                 if not any(p >= self.judge.threshold and self.scope.names(body, normalize_for_search(c.text))
                            for c, p in zip(j.candidates, j.probabilities, strict=True)):
                     return "off_topic", f"报告中没有「{body}」关于「{ctx.plan.subject}」的内容"
-        elif self.gate(ctx) == "bigrams":
+        elif self.gate(ctx.plan) == "bigrams":
             refused = self._bigram_gate(ctx, verdict.mentioned_only)
             if refused is not None:
                 return refused
         plan = ctx.plan
-        if plan.asks and not states_detail(plan, ctx.evidence, ctx.subject_grams, self.config.bind_min):
+        if plan.asks and not states_detail(plan, ctx.evidence, ctx.subject_grams, self.config.bind_min,
+                                           answers=self._judged_detail(ctx)):
             what = "具体时间" if ctx.plan.asks == "date" else "姓名"
             return "not_stated", f"报告中没有给出{ctx.plan.target or '所问事项'}的{what}"
         if gap is not None:
@@ -303,10 +307,17 @@ class AnswerService:
 
     def _judged_answer(self, ctx: AskContext) -> Callable[[Evidence, Statement], bool] | None:
         """Binding's second way in: the figure's sentence answers the plan by the judge (refusal_gate)."""
-        if self.gate(ctx) != "judge":
+        if self.gate(ctx.plan) != "judge":
             return None
         bar = self.judge.threshold
         return lambda e, s: ctx.judgement.of_span(e.source_file, s.start, s.end) >= bar
+
+    def _judged_detail(self, ctx: AskContext) -> Callable[[Evidence, int, int], bool] | None:
+        """The asked date or name's second way in: its sentence answers the plan by the judge."""
+        if self.gate(ctx.plan) != "judge":
+            return None
+        bar = self.judge.threshold
+        return lambda e, a, b: ctx.judgement.of_span(e.source_file, a, b) >= bar
 
     def _bigram_gate(self, ctx: AskContext,
                      mentioned_only: Sequence[str]) -> tuple[RefusalCode, str | None] | None:

@@ -10,19 +10,13 @@ from rag.corpus import metadata
 from rag.corpus.models import Report, SourceFile
 from rag.corpus.reading import SourceText, decode_source
 from rag.corpus.sections import build_section_tree
-from rag.corpus.segment import ReportSpan, SegmentMode, segment
+from rag.corpus.segment import ReportSpan, SegmentMode, segment, title_text
 from rag.errors import CorpusError
 from rag.text.normalize import normalize_for_search
 
 # Bump when parsing changes the ids, sections or metadata it produces: indexes built earlier become stale.
-PARSER_VERSION = "2"  # 2: Markdown heading marks left out of titles; a file's name names a lone report's body
-_MARKDOWN_HEADING_RE = re.compile(r"^#{1,6}\s*|^\*\*|\*\*$")
-
-
-def title_text(line: str) -> str:
-    """A title line's words, without Markdown mark-up: 「# 刑事判决书」「**…判决书**」 → the words."""
-    return _MARKDOWN_HEADING_RE.sub("", line).strip()
-
+PARSER_VERSION = "3"  # 2: Markdown heading marks left out of titles; a file's name names a lone report's body
+# 3: a numbered Markdown heading is no title; body text before the first title makes the file one document
 
 def name_parts(file_name: str) -> list[str]:
     """The words of a file's name, without its numbering and ids: 「med_140_霜叶市第一人民医院_喻某某.txt」 →

@@ -38,6 +38,12 @@ _TOC_NUMBER_ONLY_RE = re.compile(r"^\d{1,3}\s*[.、．]?$")
 _TOC_PAGE_RE = re.compile(r"(?:(?<!\t)\t+|(?<![ \u3000])[ \u3000]{2,}|(?<![.…·])[.…·]{2,}\s*)(\d{1,4})$")
 _TOC_NUMBERED_RE = re.compile(r"^(\d{1,3})\s*[.、．]\s*(.+)$")
 _GLUED_PAGE_RE = re.compile(r"(?<=[\u4e00-\u9fff）)])(\d{1,4})$")
+_MARKDOWN_HEADING_RE = re.compile(r"^#{1,6}\s*|^\*\*|\*\*$")
+
+
+def title_text(line: str) -> str:
+    """A title line's words, without Markdown mark-up: 「# 刑事判决书」「**…判决书**」 → the words."""
+    return _MARKDOWN_HEADING_RE.sub("", line).strip()
 
 
 @dataclass
@@ -89,7 +95,9 @@ def scan_lines(source: SourceText) -> list[Line]:
 
 
 def title_strength(content: str) -> int:
-    """2: looks like a report title with a year; 1: title-like without a year; 0: not a title."""
+    """2: looks like a report title with a year; 1: title-like without a year; 0: not a title.
+    Markdown mark-up does not count: 「### 3. 被盗物品清单及估价报告」 is a numbered heading."""
+    content = title_text(content)
     if not 4 <= len(content) <= TITLE_MAX_CHARS or _SENTENCE_PUNCT_RE.search(content):
         return 0
     if "\t" in content or _TOC_PAGE_RE.search(content) or looks_like_compilation_title(content):
@@ -182,8 +190,17 @@ class _Segmenter:
                 if self.fallback_title is None:
                     raise
                 return self._untitled()
+        single = self.mode == "single"
+        if self.mode != "compilation" and self._body_before(start):
+            # Sentences before the first title-like line: the file is one document and that line one
+            # of its headings (「3. 被盗物品清单及估价报告」 in a judgment), not a compilation's next report.
+            first = self.content[0]
+            if self._titles_file(first):
+                start, single = first, True
+            elif self.fallback_title is not None:
+                return self._untitled()
         self._front_matter(start)
-        if self.mode == "single":
+        if single:
             titles = [start]
         else:
             titles = self._structural_titles(start)
@@ -211,15 +228,26 @@ class _Segmenter:
         self.result.reports.append(ReportSpan(title=title, body=[self.lines[i] for i in self.content]))
         return self.result
 
+    def _body_before(self, start: int) -> bool:
+        """True if a sentence comes before line ``start``: front matter is a title, a count and a table of
+        contents, never text."""
+        return any(
+            _SENTENCE_PUNCT_RE.search(c := self.lines[i].content)
+            and not (is_toc_heading(c) or _looks_like_toc_line(c) or COUNT_ONLY_RE.match(c))
+            for i in self.content if i < start
+        )
+
+    def _titles_file(self, i: int) -> bool:
+        """Line ``i`` can title a file that has no report title line: short, no sentence, text after it."""
+        line = self.lines[i]
+        return (len(line.content) <= 60 and not _SENTENCE_PUNCT_RE.search(line.content)
+                and i in self.next_content)
+
     def _fallback_start(self) -> int:
         """No line looks like a report title: accept a short first line as the title of a single report."""
         first = self.content[0]
         line = self.lines[first]
-        if (
-            len(line.content) <= 60
-            and not _SENTENCE_PUNCT_RE.search(line.content)
-            and first in self.next_content
-        ):
+        if self._titles_file(first):
             self.result.warnings.append(
                 f"{self.where(line)}: no line looks like a report title; "
                 f"taking 「{line.content}」 as the title"

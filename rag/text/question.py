@@ -45,8 +45,9 @@ _BODY_RE = re.compile(
     r"|(?<=院))"
 )
 # The last administrative unit in a name ends its place part: 「池州市XX区|民政局」, 「县|城市管理局」,
-# 「中华南路街道|应急工作服务中心」. 「城市」「市场」 are words, not a 市.
-_ADMIN_CHAR_RE = re.compile(r"[省州县区旗]|(?<!城)市(?!场)|街道")
+# 「中华南路街道|应急工作服务中心」. 「市场」 is a word, and so is 「城市」 where it opens the organ (after a
+# unit or at the start: 「县|城市管理局」); after a name it is a city: 「雨城市|人民医院」.
+_ADMIN_CHAR_RE = re.compile(r"[省州县区旗]|(?<![省州县区旗市道]城)(?<!^城)市(?!场)|街道")
 # Question words, and descriptions that say which report is meant (「毛坊村所在的那个镇」), are no name.
 _NOT_A_NAME_RE = re.compile(r"哪|什么|多少|几|怎|如何|是否|所在|那个|那份|那家|今年|去年|明年|半年|"
                             r"希望|计划|要求|多长|多久|时间")
@@ -76,7 +77,8 @@ _HOW_MANY = r"(?:多少|几)(?:万|亿|千|百)?"
 _ASKED_UNIT_RE = re.compile(rf"{_HOW_MANY}(人次|平方米|立方米|公里|千米|千瓦|美元|元|亩|吨)|"
                             r"百分之几|百分比|比例|占比|比重|增速|增幅")
 # The measure word itself, classifiers included (「多少套」 → 套): what a withheld amount is counted in.
-_ASKED_MEASURE_RE = re.compile(rf"{_HOW_MANY}([\u4e00-\u9fff])")
+# 「多少剂量」「多少数值」: a noun (剂量), not a counter (剂) — a counter never runs on into 量额率值.
+_ASKED_MEASURE_RE = re.compile(rf"{_HOW_MANY}([\u4e00-\u9fff])(?![量额率值])")
 # A number withheld in the source: 「共征收水资源费XX万元」「由xxx元/人·月提高至…」.
 # Each run of X is tried from its first letter only (linear on 「XXXX…」).
 _WITHHELD = r"(?:(?<!X)XX|(?<!x)xx|(?<!Ｘ)ＸＸ|(?<!X)X{3,}|(?<!x)x{3,})\s*(?:万|亿|千)?"
@@ -173,7 +175,9 @@ def _enumeration_size(norm: str) -> tuple[int | None, str]:
 def read_question(question: str) -> QuestionFacts:
     norm = normalize_for_search(question)
     size, without_count = _enumeration_size(norm)
-    numbers = quantities(without_count) if size else quantities(question)
+    # a code (「T4」「5G」「CD4」) names a thing the question asks about; it is no figure taken for granted
+    numbers = [n for n in (quantities(without_count) if size else quantities(question))
+               if not re.search(r"[A-Za-z]", n)]
     return QuestionFacts(
         text=question,
         asks_quantity=bool(_QUANTITY_RE.search(norm)),

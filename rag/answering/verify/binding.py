@@ -119,13 +119,21 @@ def qualifiers(plan: QuestionPlan) -> list[str]:
 
 
 def states_detail(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[str, float],
-                  bar: float = BIND_MIN) -> bool:
-    """Whether a sentence about the subject (with its heading) states the date or name the plan asks."""
+                  bar: float = BIND_MIN, answers: Callable[[Evidence, int, int], bool] | None = None) -> bool:
+    """Whether a sentence about the subject (with its heading) states the date or name the plan asks — or
+    one the evidence judge says answers the plan (``answers``: the passage and the sentence's absolute
+    offsets), as for figures: 「刑期从哪天算起」 asked, 「刑期自2023年5月22日起算」 written."""
     pattern = _DETAIL_RE.get(plan.asks or "")
     if pattern is None:
         return True
-    return any(pattern.search(s) and relevance(grams, f"{heading} {s}") >= bar
-               for heading, s in _headed_sentences(evidence))
+    if any(pattern.search(s) and relevance(grams, f"{heading} {s}") >= bar
+           for heading, s in _headed_sentences(evidence)):
+        return True
+    return answers is not None and any(
+        pattern.search(e.text[a - e.char_start : b - e.char_start]) and answers(e, a, b)
+        for e in evidence if e.kind != "heading"
+        for a, b in ((e.char_start + x, e.char_start + y)
+                     for x, y in itertools.pairwise(sentence_bounds(e.text))))
 
 
 def _headed_sentences(evidence: Sequence[Evidence]) -> Iterator[tuple[str, str]]:
