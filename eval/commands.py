@@ -212,7 +212,7 @@ def _choose(conditions: dict, which: str) -> list:
     return [conditions[n] for n in names]
 
 
-def _eval_index_dir(settings: Settings, corpus) -> Path:
+def eval_index_dir(settings: Settings, corpus) -> Path:
     """The index folder of a corpus other than the service's: under RAG_INDEX_DIR if set, else the cache
     dir, keyed by the corpus's content."""
     root = settings.index_dir if "index_dir" in settings.model_fields_set else settings.cache_dir
@@ -241,7 +241,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             corpus, _ = load_eval_corpus(spec.folder)
             cs = settings.model_copy(update={"data_dir": spec.folder.resolve()})
             if spec.name != "bundled":  # its own index folder, keyed by content, as `rag eval --corpus`
-                cs = cs.model_copy(update={"index_dir": _eval_index_dir(settings, corpus)})
+                cs = cs.model_copy(update={"index_dir": eval_index_dir(settings, corpus)})
             index, _ = app.open_index(cs, corpus=corpus, encoder=encoder)
             service = AnswerService(Retriever(index, encoder), corpus, None, DEFAULTS.answer.model_copy())
             write_pairs(collect_pairs(spec, service, corpus), files[spec.name])
@@ -316,7 +316,7 @@ def _harness(args: argparse.Namespace) -> int:
 
     if args.corpus:
         # another corpus gets its own index folder, keyed by content (never the service's index)
-        settings = settings.model_copy(update={"index_dir": _eval_index_dir(settings, corpus)})
+        settings = settings.model_copy(update={"index_dir": eval_index_dir(settings, corpus)})
     print(f"corpus {corpus_dir}: {len(corpus.files)} files, content hash {corpus.content_hash[:12]}; "
           f"index (built if missing or stale): {settings.index_dir}", file=sys.stderr)
 
