@@ -19,24 +19,12 @@ import numpy as np
 
 from eval.calibrate import SINGLE_REPORT_TYPES, auc
 from eval.check_gold import read_gold
-from eval.commands import eval_index_dir
-from eval.runner import load_eval_corpus
+from eval.commands import eval_service
 from rag import app
-from rag.answering.service import AnswerService
-from rag.config import DEFAULTS, PROJECT_ROOT, Settings
-from rag.retrieval.retriever import Retriever
+from rag.config import PROJECT_ROOT, Settings
 
 SYSTEM = ("你是核对员。判断给出的原文句子是否直接回答了问题（问的对象、时间、事项都要对上）。"
           "只回答“是”或“否”。")
-
-
-def _service(settings: Settings, folder: Path, encoder) -> AnswerService:
-    corpus, _ = load_eval_corpus(folder)
-    cs = settings.model_copy(update={"data_dir": folder.resolve()})
-    if folder.resolve() != Path(settings.data_dir).resolve():
-        cs = cs.model_copy(update={"index_dir": eval_index_dir(settings, corpus)})
-    index, _ = app.open_index(cs, corpus=corpus, encoder=encoder)
-    return AnswerService(Retriever(index, encoder), corpus, None, DEFAULTS.answer.model_copy())
 
 
 def main() -> None:
@@ -65,7 +53,7 @@ def main() -> None:
     sets = {"bundled": (Path(settings.data_dir), ["eval/gold.jsonl", "eval/holdout.jsonl"]),
             "dragonball": (args.second, ["eval/dragonball/tune.jsonl"])}
     for name, (folder, golds) in sets.items():
-        service = _service(settings, folder, encoder)
+        service = eval_service(settings, folder, encoder)
         judged, verified, answerable = [], [], []
         for gold in golds:
             for item in read_gold(PROJECT_ROOT / gold):

@@ -219,13 +219,26 @@ def eval_index_dir(settings: Settings, corpus) -> Path:
     return root / "eval-index" / corpus.content_hash[:16]
 
 
-def _calibrate(args: argparse.Namespace) -> int:
-    from eval.calibrate import JUDGE_DIR, CorpusSpec, calibrate, collect_pairs, print_report, write_pairs
+def eval_service(settings: Settings, folder: Path, encoder):
+    """An extractive AnswerService over the report files of ``folder`` (loaded once), with that corpus's
+    index: the service's own for the data dir, else one keyed by content (:func:`eval_index_dir`)."""
     from eval.runner import load_eval_corpus
     from rag import app
     from rag.answering.service import AnswerService
     from rag.config import DEFAULTS
     from rag.retrieval.retriever import Retriever
+
+    corpus, _ = load_eval_corpus(folder)
+    cs = settings.model_copy(update={"data_dir": folder.resolve()})
+    if folder.resolve() != Path(settings.data_dir).resolve():
+        cs = cs.model_copy(update={"index_dir": eval_index_dir(settings, corpus)})
+    index, _ = app.open_index(cs, corpus=corpus, encoder=encoder)
+    return AnswerService(Retriever(index, encoder), corpus, None, DEFAULTS.answer.model_copy())
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from eval.calibrate import JUDGE_DIR, CorpusSpec, calibrate, collect_pairs, print_report, write_pairs
+    from rag import app
 
     settings = Settings()
     tuning = (PROJECT_ROOT / "eval/gold.jsonl", PROJECT_ROOT / "eval/holdout.jsonl")
@@ -238,13 +251,8 @@ def _calibrate(args: argparse.Namespace) -> int:
             if not spec.folder.is_dir():
                 raise RagError(f"corpus folder {spec.folder} not found (give --second, or --refit to fit "
                                f"from the pair files in {JUDGE_DIR})")
-            corpus, _ = load_eval_corpus(spec.folder)
-            cs = settings.model_copy(update={"data_dir": spec.folder.resolve()})
-            if spec.name != "bundled":  # its own index folder, keyed by content, as `rag eval --corpus`
-                cs = cs.model_copy(update={"index_dir": eval_index_dir(settings, corpus)})
-            index, _ = app.open_index(cs, corpus=corpus, encoder=encoder)
-            service = AnswerService(Retriever(index, encoder), corpus, None, DEFAULTS.answer.model_copy())
-            write_pairs(collect_pairs(spec, service, corpus), files[spec.name])
+            service = eval_service(settings, spec.folder, encoder)
+            write_pairs(collect_pairs(spec, service, service.corpus), files[spec.name])
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
         raise RagError(f"no pair files {', '.join(missing)}: run `rag eval calibrate` without --refit first")

@@ -155,8 +155,7 @@ class Judge:
         self.headers: dict[str, str] = {}
         self.bodies: dict[str, str] = {}
         self.periods: dict[str, str] = {}
-        self.report_periods: dict[str, list[str]] = {}
-        self.kinds: dict[str, str | None] = {}
+        self.reports = {r.id: r for r in corpus.reports}
         self.sections: dict[str, list[int]] = {}  # section id → positions of its text chunks, in order
         for pos, chunk in enumerate(retriever.index.chunks):
             if chunk.chunk_type == "text":
@@ -167,8 +166,6 @@ class Judge:
             self.bodies[r.id] = body
             self.headers[r.id] = normalize_for_search(" ".join([r.title, body, *name_parts(r.source_file)]))
             self.periods[r.id] = " ".join([*r.periods, r.title])
-            self.report_periods[r.id] = list(r.periods)
-            self.kinds[r.id] = r.kind
 
     @property
     def usable(self) -> bool:
@@ -316,9 +313,9 @@ class Judge:
             detail = {"date": _DATE_RE, "name": _NAME_RE}.get(plan.asks or "")
             body_cover = min((relevance(g, f"{header} {text}") for g in body_grams if g), default=0.0)
             year_ok = all(y in self.periods.get(c.hit.report_id, "") or y in text for y in years)
-            rid = c.hit.report_id
-            grams = self.report_grams.get(rid, set())
-            place_in = sum(bool(p) and p <= grams for p in places) / len(places) if places else 0.0
+            report = self.reports.get(c.hit.report_id)
+            grams = self.report_grams.get(c.hit.report_id, set())
+            place_in = sum(p <= grams for p in places) / len(places) if places else 0.0
             rows.append([
                 float(dense[i]),
                 relevance(q, text),
@@ -338,9 +335,9 @@ class Judge:
                 1.0 if places else 0.0,
                 place_in,
                 1.0 if period else 0.0,
-                1.0 if period and period_fits(period, self.report_periods.get(rid, [])) else 0.0,
+                1.0 if period and report is not None and period_fits(period, report.periods) else 0.0,
                 1.0 if kind else 0.0,
-                1.0 if kind and self.kinds.get(rid) in (kind, "both") else 0.0,
+                1.0 if kind and report is not None and report.kind in (kind, "both") else 0.0,
                 1.0 if plan.asks_quantity else 0.0,
                 1.0 if plan.asks_quantity and figure else 0.0,
                 1.0 if detail is not None else 0.0,

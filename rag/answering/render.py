@@ -3,7 +3,6 @@ the list of sub-headings, the premise note and the refusal that points to the ne
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 from rag.answering.context import AskContext
@@ -11,21 +10,9 @@ from rag.answering.prompt import evidence_label
 from rag.answering.verify import DEFAULT_THRESHOLD, extract_numbers, number_supported, support_score
 from rag.answering.verify.binding import Statement
 from rag.contracts import Answer, Citation, Evidence, QuestionPlan, RefusalCode, Unsupported
-from rag.text.sentences import sentence_bounds
+from rag.text.sentences import passage_sentences
 
-
-def passage_sentences(text: str, offset: int) -> list[tuple[int, int]]:
-    """Absolute spans of the sentences of a passage starting at ``offset`` (whitespace trimmed)."""
-    bounds = sentence_bounds(text)
-    spans = []
-    for a, b in itertools.pairwise(bounds):
-        piece = text[a:b]
-        if not piece.strip():
-            continue
-        lead = len(piece) - len(piece.lstrip())
-        trail = len(piece) - len(piece.rstrip())
-        spans.append((offset + a + lead, offset + b - trail))
-    return spans
+__all__ = ["passage_sentences"]  # the extractive answer's sentence spans, from rag.text.sentences
 
 
 def span_citation(n: int, e: Evidence, start: int, end: int) -> Citation:

@@ -92,6 +92,7 @@ class ScopeChecker:
         self.text_grams: dict[str, set[str]] = {}
         # what each report's own name says of where it is: title, issuing body, file-name words
         self.own_names: dict[str, str] = {}
+        self.placed: set[str] = set()  # reports whose title or issuing body names a place
         for source in corpus.files:
             if not source.reports:
                 continue
@@ -101,6 +102,8 @@ class ScopeChecker:
                 self.headers[r.id] = bigrams(" ".join([r.title, r.issuing_body or "", opening]))
                 self.own_names[r.id] = normalize_for_search(
                     " ".join([r.title, r.issuing_body or "", *name_parts(r.source_file)]))
+                if any(places_with_units(n) for n in (r.issuing_body or "", r.title)):
+                    self.placed.add(r.id)
                 end = src.line_starts[r.line_end] if r.line_end < len(src.line_starts) else len(src.text)
                 self.texts[r.id] = normalize_for_search(src.text[r.title_char_start : end])
                 self.text_grams[r.id] = bigrams(self.texts[r.id])
@@ -123,11 +126,8 @@ class ScopeChecker:
 
     def _same_place(self, body: str, reports: list[Report]) -> list[Report]:
         asked = places_with_units(body)
-        return [r for r in reports if not asked or not self._named_place(r)
+        return [r for r in reports if not asked or r.id not in self.placed
                 or all(p in self.own_names[r.id] for p in asked)]
-
-    def _named_place(self, report: Report) -> bool:
-        return any(places_with_units(n) for n in (report.issuing_body or "", report.title))
 
     def _headed(self, core: str, level: str | None) -> list[Report]:
         """Reports whose header holds the organ name ``core``. The place a question gives with it is not

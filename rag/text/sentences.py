@@ -19,6 +19,19 @@ def sentence_bounds(text: str) -> list[int]:
     return [0, *(m.start() for m in SENTENCE_OR_LINE_END_RE.finditer(text)), len(text)]
 
 
+def passage_sentences(text: str, offset: int) -> list[tuple[int, int]]:
+    """Absolute spans of the sentences of a passage starting at ``offset`` (whitespace trimmed)."""
+    spans = []
+    for a, b in itertools.pairwise(sentence_bounds(text)):
+        piece = text[a:b]
+        if not piece.strip():
+            continue
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece) - len(piece.rstrip())
+        spans.append((offset + a + lead, offset + b - trail))
+    return spans
+
+
 def sentences(text: str) -> list[str]:
     """The sentences (and lines) of ``text``, marks kept, blank ones left out."""
     bounds = sentence_bounds(text)

@@ -28,7 +28,7 @@ from rag.text.bigrams import relevance
 from rag.text.lexicon import DATE_EXPRESSION, PERSON_NAME, SELF_REFERENCES
 from rag.text.quantities import number_supported
 from rag.text.question import quantities, redacted, states_unit
-from rag.text.sentences import CLAUSE_END_RE, sentence_bounds, sentences
+from rag.text.sentences import CLAUSE_END_RE, passage_sentences, sentence_bounds, sentences
 
 BIND_MIN = DEFAULTS.answer.bind_min  # rag/config.py: why this value
 # Set a priori, not swept: the sentence-so-far counts a little less than the figure's own region, and a
@@ -131,9 +131,7 @@ def states_detail(plan: QuestionPlan, evidence: Sequence[Evidence], grams: dict[
         return True
     return answers is not None and any(
         pattern.search(e.text[a - e.char_start : b - e.char_start]) and answers(e, a, b)
-        for e in evidence if e.kind != "heading"
-        for a, b in ((e.char_start + x, e.char_start + y)
-                     for x, y in itertools.pairwise(sentence_bounds(e.text))))
+        for e in evidence if e.kind != "heading" for a, b in passage_sentences(e.text, e.char_start))
 
 
 def _headed_sentences(evidence: Sequence[Evidence]) -> Iterator[tuple[str, str]]:
