@@ -73,6 +73,18 @@ def own_sentences(answer: str) -> str:
     return _EXCERPTS_RE.split(answer, maxsplit=1)[0]
 
 
+# The header of the extractive answer before issue 28 (then whole passages).
+_DUMP_HEADER = "报告原文中与问题最相关的内容"
+
+
+def quote_dump(answer: str) -> bool:
+    """Whether the answer's own part (its brief) is quotes rather than an answer: a labelled verbatim quote
+    line (「《title》heading：「…」[n]」) or the old header of passages. Quotes under 「原文还提到：」 after a
+    brief do not count."""
+    own = own_sentences(answer)
+    return _DUMP_HEADER in own or any(_LABEL_RE.match(line) for line in own.splitlines())
+
+
 def misattached(item: GoldItem, answer: Answer) -> list[str]:
     """Amounts the answer's own sentences state that the item's sources do not (see the module docstring)."""
     if answer.refused:
@@ -116,6 +128,7 @@ class QuestionRecord(BaseModel):
     facts_found: list[str]  # for each key fact found, the alternative that was found
     key_fact_recall: float | None
     key_fact_recall_own: float | None = None  # on the answer's own sentences, excerpts left out
+    quote_dump: bool = False  # the brief is quotes, not an answer (quote_dump)
     refusal_code: str | None = None
     misattached: list[str] = []
     tags: list[str] = []
@@ -137,6 +150,7 @@ class QuestionRecord(BaseModel):
     first_token_ms: float | None
     total_ms: float
     prompt_tokens: int
+    prompt_new_tokens: int = 0
     completion_tokens: int
 
 
@@ -156,8 +170,9 @@ def _claim_lines(answer: Answer) -> list[str]:
     table, each cited cell is a claim; the header, the report's metadata cells and 「未提及」 are not."""
     out: list[str] = []
     for line in answer.answer.splitlines():
-        if not line.strip() or _NOTE_RE.match(line.strip()) or line.rstrip().endswith("下列各项："):
-            continue
+        if not line.strip() or _NOTE_RE.match(line.strip()) or (
+                line.rstrip().endswith("：") and not _MARKERS.search(line)):
+            continue  # a note, or a header that introduces the lines after it (「…下列各项：」「…共4项：」)
         cells = _table_cells(line)
         if cells is not None:
             out.extend(c for c in cells if _MARKERS.search(c))
@@ -264,6 +279,7 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
         refused=answer.refused, key_facts=item.key_facts, facts_found=found,
         key_fact_recall=(len(found) / len(item.key_facts)) if answerable and item.key_facts else None,
         key_fact_recall_own=(len(found_own) / len(item.key_facts)) if answerable and item.key_facts else None,
+        quote_dump=not answer.refused and answer.table is None and quote_dump(answer.answer),
         refusal_code=answer.refusal_code, misattached=misattached(item, answer), tags=list(item.tags),
         report_recall=recall, report_precision=precision, side_figures=shown, side_figures_right=right,
         cited_sentences=cited, supported_cited=supported, claim_sentences=claims, numbers=numbers,
@@ -274,7 +290,8 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
         # a table says it was built without the LLM (by design); only LLM failures count as fallbacks
         fallback=answer.fallback if answer.table is None else None, retrieval_ms=answer.timings.retrieval_ms,
         first_token_ms=answer.timings.first_token_ms, total_ms=answer.timings.total_ms,
-        prompt_tokens=answer.timings.prompt_tokens, completion_tokens=answer.timings.completion_tokens,
+        prompt_tokens=answer.timings.prompt_tokens, prompt_new_tokens=answer.timings.prompt_new_tokens,
+        completion_tokens=answer.timings.completion_tokens,
     )
 
 
@@ -301,6 +318,8 @@ def summarize(records: Sequence[QuestionRecord]) -> dict:
     total = [r.total_ms for r in records]
     retrieval = [r.retrieval_ms for r in records]
     tokens = sum(r.completion_tokens for r in records)
+    prompts = [r.prompt_tokens for r in records if r.prompt_tokens]
+    new = [r.prompt_new_tokens for r in records if r.prompt_new_tokens]
     gen_s = sum((r.total_ms - (r.first_token_ms or r.total_ms)) for r in records) / 1000
     return {
         "n": len(records),
@@ -323,6 +342,11 @@ def summarize(records: Sequence[QuestionRecord]) -> dict:
         "misattached_figures": sum(len(r.misattached) for r in records),
         "answers_with_misattached": sum(bool(r.misattached) for r in records),
         "fallbacks": sum(r.fallback is not None for r in records),
+        "quote_dumps": sum(r.quote_dump for r in records),
+        "prompt_tokens_p50": _pct(prompts, 0.5),
+        "prompt_tokens_p95": _pct(prompts, 0.95),
+        "prompt_new_tokens_p50": _pct(new, 0.5),
+        "prompt_new_tokens_p95": _pct(new, 0.95),
         "retrieval_ms_p50": _pct(retrieval, 0.5),
         "first_token_ms_p50": _pct(first, 0.5),
         "first_token_ms_p95": _pct(first, 0.95),
@@ -364,8 +388,11 @@ def format_summary(name: str, s: dict) -> str:
             f"{f(s['number_accuracy'])} · refused unanswerable {f(s['refused_unanswerable'])} · refused "
             f"answerable {f(s['refused_answerable'])} · withheld stated {f(s.get('withheld_stated'))} · "
             f"misattached figures {s.get('misattached_figures', '–')} · fallbacks {s['fallbacks']} · "
+            f"quote dumps {s.get('quote_dumps', '–')} · "
             f"reports found recall/precision {f(s.get('report_recall'))}/{f(s.get('report_precision'))} · "
             f"side figures right {f(s.get('side_figures_right'))} · "
+            f"prompt tokens p50 {s.get('prompt_tokens_p50') or '–'} "
+            f"(new {s.get('prompt_new_tokens_p50') or '–'}) · "
             f"first token p50/p95 "
             f"{f(s['first_token_ms_p50'], True)}/{f(s['first_token_ms_p95'], True)} ms · total p50/p95 "
             f"{f(s['total_ms_p50'], True)}/{f(s['total_ms_p95'], True)} ms")

@@ -81,7 +81,9 @@ class Condition(BaseModel):
     retriever: Literal["hybrid", "dense", "bm25"] = "hybrid"
     mode: Literal["llm", "extractive"] = "extractive"
     llm_model: str | None = None
-    prompt: Literal["brief", "verbatim"] | None = None
+    prompt: Literal["brief", "verbatim", "points"] | None = None
+    constrain: Literal["off", "citations"] | None = Field(
+        None, description="AnswerConfig.constrain for this condition (the LLM's reply under a grammar).")
     ci: bool = Field(False, description="Part of the fast subset `make test` checks.")
     gold: str | None = Field(None, description="Question set of its own (path from the project root), "
                              "instead of the one `rag eval --gold` names: the held-out set.")

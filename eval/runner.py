@@ -150,6 +150,7 @@ class Runner:
                 self._calibrations[key] = prompt_speed(generator)
         svc = self._services[key]
         svc.config.prompt = cond.prompt or self.tuned.answer.prompt
+        svc.config.constrain = cond.constrain or self.tuned.answer.constrain
         svc.warm_up()
         return svc
 
@@ -186,7 +187,7 @@ class Runner:
         """The condition's settings as run: its spec with the defaults filled in, the retriever's and the
         answer service's parameters, the whole resolved TunedConfig and the settings that change results."""
         s = self.settings
-        unused = {"mode", "llm_model", "prompt"} if cond.kind == "retrieval" else \
+        unused = {"mode", "llm_model", "prompt", "constrain"} if cond.kind == "retrieval" else \
             set() if cond.mode == "llm" else {"llm_model"}
         config: dict = {
             **cond.model_dump(exclude={"name", "description", "ci", "expected", "pins", *unused}),

@@ -72,7 +72,7 @@ def open_generator(settings: Settings) -> Generator:
         return OpenAIHTTPGenerator(settings.llm_base_url, model=settings.llm_remote_model,
                                    api_key=settings.llm_api_key)
     return LlamaCppGenerator(settings.llm_model_path(), n_ctx=settings.llm_context, threads=settings.threads,
-                             n_batch=settings.llm_batch)
+                             n_batch=settings.llm_batch, lookup_tokens=settings.llm_lookup_tokens)
 
 
 def open_answer_service(settings: Settings, with_llm: bool = True) -> AnswerService:

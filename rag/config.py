@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         "llama.cpp's compute buffer: 151 MB at 256 where 512 took 302 MB (Qwen 0.5B), and 256 evaluated a "
         "1,000-token prompt in 4.66 s instead of 4.84 s (eval/README.md, Memory).",
     )
+    llm_lookup_tokens: int = Field(
+        0, ge=0, le=64, description="Prompt-lookup decoding: tokens the in-process LLM drafts by copying the "
+        "prompt where its last tokens recur there, verified in one step (llama-cpp-python's "
+        "LlamaPromptLookupDecoding); 0 turns it off. Measured in eval/README.md (\"Answers, not quote "
+        "dumps\").",
+    )
     llm_base_url: str | None = Field(
         None,
         description="OpenAI-compatible server (e.g. http://10.0.0.5:8080) to generate with instead of the "
@@ -285,19 +291,19 @@ class AnswerConfig(BaseModel):
                                  "bigrams found in the best passage + its label below which the reports are "
                                  "taken not to cover the question. Calibrated on the gold set "
                                  "(eval/README.md).")
-    extractive_sentences: int = Field(3, ge=1, description="Passages quoted by the extractive answer.")
-    excerpt_chars: int = Field(
-        480, ge=40, description="Quoted passages (「原文摘录」, extractive answers) are grown within their "
-        "hit up to this many characters; the prompt keeps the short passage (answering/evidence.py, widen).")
-    extractive_quote: Literal["sentence", "passage"] = Field(
-        "passage", description="Quote each passage's best sentence, or the whole (already compact) passage "
-        "(measured: key-fact recall 0.64 → 0.77 on the gold set, eval/README.md).")
-    prompt: Literal["brief", "verbatim"] = Field("brief", description="System prompt (answering/prompt.py).")
-    complete_with_quotes: Literal["off", "uncited", "all"] = Field(
-        "all", description="After the model's checked sentences, quote the relevant passages it left "
-        "uncited, or all relevant passages: small models drop items of enumerations. A quantity question "
-        "gets only the sentences its brief cited, verbatim. Measured on 32 gold questions with the 0.5B "
-        "model, key-fact recall: off/uncited 0.54, all 0.72 (eval/README.md).")
+    extractive_sentences: int = Field(3, ge=0, description="Further sentences quoted under a brief "
+                                      "(「原文还提到：」): the next best after its points (brief.py).")
+    prompt: Literal["brief", "verbatim", "points"] = Field(
+        "points", description="System prompt (answering/prompt.py); `points` asks for the answer's shape by "
+        "the plan's kind over the 2–5 sentences of brief.py.")
+    constrain: Literal["off", "citations"] = Field(
+        "off", description="`citations`: the LLM's reply must follow a grammar whose every line ends with "
+        "the numbers of points it was shown (prompt.py, citation_grammar; llama.cpp grammars). Measured in "
+        "eval/README.md (\"Answers, not quote dumps\").")
+    complete_with_quotes: Literal["off", "all"] = Field(
+        "all", description="After the brief, quote the points it left uncited and the next best sentences "
+        "(sentences, never passages; a quantity brief: the sentences it cited). Small models drop items of "
+        "enumerations. Measured in eval/README.md (\"Answers, not quote dumps\").")
     bind_min: float = Field(0.3, ge=0, le=1, description="A figure answers a quantity question only where "
                             "the clauses naming what it measures hold at least this share of the question's "
                             "subject (IDF-weighted bigrams; rag/answering/verify/binding.py). Calibrated on "

@@ -70,6 +70,8 @@ class Timings(BaseModel):
                                                            "(LLM mode); None when no token was generated.")
     total_ms: float = 0.0
     prompt_tokens: int = 0
+    prompt_new_tokens: int = Field(0, description="Prompt tokens evaluated for this answer: the prompt "
+                                   "less the cached system prompt (sets the first token's latency).")
     completion_tokens: int = 0
 
 

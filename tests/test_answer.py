@@ -6,6 +6,7 @@ refusals, empty output, a crash. The pipeline must show only what the cited sour
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from rag.errors import GenerationError, InvalidQuestion
 from rag.retrieval.retriever import Hit, hit_of
 
 WATER = "县水利局下半年在资金管理上有什么安排？"
+HOW = "县水利局下半年如何加强资金管理？"  # a how question: two or more points
 
 
 class ScriptedGenerator:
@@ -71,22 +73,34 @@ def _hit_of(chunk) -> Hit:
     return hit_of(chunk, rank=1, score=1.0)
 
 
+def _points(messages) -> int:
+    """How many points (numbered sentences) the prompt shows."""
+    return max(int(n) for n in re.findall(r"^\[(\d+)\] ", messages[-1].content, re.M))
+
+
 def _evidence_text(messages, n: int) -> str:
-    """The text of passage [n] as the prompt shows it."""
+    """The text of point [n] (a sentence, brief.py) as the prompt shows it."""
     user = messages[-1].content
-    block = user.split(f"[{n}] ", 1)[1]
-    return block.split("\n", 2)[1]
+    return user.split(f"\n[{n}] ", 1)[1].split("\n", 1)[0]
 
 
-def test_extractive_answer_quotes_the_source_verbatim(service, real_corpus):
+def test_extractive_answer_is_a_brief_of_cited_clauses_not_passages(service, real_corpus):
     a = service().ask(WATER, mode="extractive")
     assert not a.refused and a.mode == "extractive" and a.model is None
     assert a.citations and "[1]" in a.answer
+    brief, _, _more = a.answer.partition("\n原文还提到：\n")
+    assert "报告原文中与问题最相关的内容" not in a.answer and "「" not in brief  # an answer, not quotes
     for c in a.citations:
         assert _source_slice(real_corpus, c) == c.quote  # verbatim, offsets exact
         src = read_source(Path(real_corpus.data_dir) / c.source_file)
         assert src.line_of(c.char_start) == c.line_start and src.line_of(c.char_end - 1) == c.line_end
-        assert f"「{' '.join(c.quote.split())}」[{c.n}]" in a.answer
+        # a citation quotes sentences, never a whole passage of several
+        assert c.quote.count("。") <= 2
+    # each line of the brief is (a clause of) its cited sentence, verbatim
+    for line in brief.splitlines()[1:] or brief.splitlines():
+        clause = line.split("：", 1)[-1].rsplit("[", 1)[0].rstrip("。").lstrip("0123456789. ")
+        n = int(line.rsplit("[", 1)[1].rstrip("]。"))
+        assert " ".join(clause.split()) in " ".join(a.citations[n - 1].quote.split())
     assert any("资金" in c.quote for c in a.citations)
 
 
@@ -106,42 +120,39 @@ def test_supported_sentence_kept_and_invented_number_dropped(service, real_corpu
 
 def test_missing_and_wrong_markers_are_repaired_and_renumbered(service):
     def draft(messages):
-        second = _evidence_text(messages, 2)
-        return f"{second}[9]"  # cites a passage that does not exist
+        last = _evidence_text(messages, _points(messages))
+        return f"{last}[9]"  # cites a point that does not exist
 
-    a = service(ScriptedGenerator(draft), complete_with_quotes="off").ask(WATER)
-    assert not a.refused
-    assert a.answer.endswith("[1]") and len(a.citations) == 1  # re-aligned to passage 2, renumbered to [1]
-    second = a.evidence[1]
-    assert a.citations[0].section_id == second.section_id
+    gen = ScriptedGenerator(draft)
+    a = service(gen, complete_with_quotes="off").ask(HOW)
+    assert not a.refused and _points(gen.prompts[-1]) >= 2
+    assert a.answer.endswith("[1]") and len(a.citations) == 1  # re-aligned to the last point, renumbered [1]
+    assert a.citations[0].quote == _evidence_text(gen.prompts[-1], _points(gen.prompts[-1]))
 
 
-def test_uncited_relevant_passages_are_quoted_after_the_model_sentences(service, real_corpus):
-    def draft(messages):  # the model uses passage 2 and leaves out passage 1, the most relevant
+def test_uncited_points_complete_the_model_sentences(service, real_corpus):
+    def draft(messages):  # the model uses point 2 and leaves out point 1, the best
         return _evidence_text(messages, 2) + "[2]"
 
-    a = service(ScriptedGenerator(draft), complete_with_quotes="uncited").ask(WATER)
-    head, _, tail = a.answer.partition("\n原文还提到：\n")
-    assert head.endswith("[1]") and tail  # the model's sentence first, then the quotes it left out
-    assert len(a.citations) == 1 + len(tail.splitlines())
-    assert a.citations[1].section_id == a.evidence[0].section_id
-    # "all" (the default) quotes every relevant passage, a cited one under its own number
-    def draft_best(messages):
-        return _evidence_text(messages, 1) + "[1]"
-
-    b = service(ScriptedGenerator(draft_best)).ask(WATER)
-    head, _, tail = b.answer.partition("\n原文摘录：\n")
-    assert head.endswith("[1]") and tail.splitlines()[0].endswith("[1]")
-    assert b.citations[0].quote == b.evidence[0].text  # widened to the passage it now quotes
+    gen = ScriptedGenerator(draft)
+    a = service(gen).ask(HOW)
+    brief, _, quoted = a.answer.partition("\n原文还提到：\n")
+    model, _, completion = brief.partition("\n此外：\n")
+    assert model.endswith("[1]") and completion  # the model's sentence first, then the points it left out
+    first = completion.splitlines()[0]
+    assert first.endswith("[2]。") and first.rstrip("[2]。") in _evidence_text(gen.prompts[-1], 1)
+    assert len(a.citations) == 1 + len(completion.splitlines()) + len(quoted.splitlines())
     for c in a.citations:
-        assert _source_slice(real_corpus, c) == c.quote
+        assert _source_slice(real_corpus, c) == c.quote and c.quote.count("。") <= 2
+    off = service(ScriptedGenerator(draft), complete_with_quotes="off").ask(HOW)
+    assert off.answer == model and len(off.citations) == 1
     # quantity questions are answered by the number, followed only by the sentence it came from, verbatim
     q = "市自然资源局2023年党风廉政建设工作中，全系统干部职工签订了多少份干部家属廉政承诺书？"
     b = service(ScriptedGenerator(lambda m: "全系统干部职工签订干部家属廉政承诺书170份。[1]")).ask(q)
     head, _, tail = b.answer.partition("\n原文：\n")
-    assert head == "全系统干部职工签订干部家属廉政承诺书170份。[1]" and "原文摘录" not in b.answer
+    assert head == "全系统干部职工签订干部家属廉政承诺书170份。[1]" and "原文还提到" not in b.answer
     assert len(b.citations) == 1 and tail.endswith(f"「{' '.join(b.citations[0].quote.split())}」[1]")
-    assert "170份" in b.citations[0].quote and len(b.citations[0].quote) < len(b.evidence[0].text)
+    assert "170份" in b.citations[0].quote
     assert _source_slice(real_corpus, b.citations[0]) == b.citations[0].quote
 
 
@@ -274,7 +285,11 @@ def test_enumeration_is_answered_with_the_sections_sub_headings(service, real_co
     for e in headings:
         src = read_source(Path(real_corpus.data_dir) / e.source_file)
         assert src.text[e.char_start : e.char_end] == e.text
-        assert f"「{' '.join(e.text.split())}」" in a.answer
+    # one numbered, cited line per sub-heading, its text without the heading's own numbering
+    lines = [line for line in a.answer.splitlines() if line[:1].isdigit()]
+    assert len(lines) == len(headings)
+    for line, c in zip(lines, a.citations, strict=False):
+        assert line.split(". ", 1)[1].rsplit("[", 1)[0] in c.quote and c.quote.lstrip("（一二三四）")
     assert "强化" in "".join(e.text for e in headings)
 
 
@@ -284,25 +299,6 @@ def test_figure_stated_after_its_topic_in_the_same_sentence_answers_a_quantity_q
     assert not a.refused and "37.8%" in a.answer
     a = service().ask("XX高新区2023年完成了多少家企业的资产转让，盘活了多少亩土地？", mode="extractive")
     assert not a.refused and "335.42亩" in a.answer
-
-
-def test_quoted_passages_are_wider_than_the_prompt_passages(retriever, real_corpus):
-    """The prompt gets the short passage; the reader gets it grown within its hit, still verbatim."""
-    from rag.answering.evidence import EvidenceSelector
-
-    chunk = next(c for c in retriever.index.chunks
-                 if c.chunk_type == "text" and len(c.text) > 380 and c.text.count("。") >= 4)
-    hit = _hit_of(chunk)
-    question = chunk.text[chunk.text.index("。") + 1 :][:30]  # words of its second sentence
-    selector = EvidenceSelector(real_corpus, retriever.idf, AnswerConfig(passage_chars=120))
-    [passage] = selector.select(question, [hit])
-    wide = selector.widen(question, [passage], [hit], max_chars=400)[passage.id]
-    assert len(passage.text) <= 120 < len(wide.text) <= 400
-    assert wide.char_start <= passage.char_start and passage.char_end <= wide.char_end
-    src = read_source(Path(real_corpus.data_dir) / wide.source_file)
-    assert src.text[wide.char_start : wide.char_end] == wide.text
-    assert src.line_of(wide.char_start) == wide.line_start
-    assert selector.widen(question, [passage], [hit], max_chars=100) == {}  # never narrower
 
 
 def test_a_judged_passage_is_cut_around_the_judges_best_sentence(retriever, real_corpus):
@@ -358,7 +354,6 @@ def test_an_outline_hit_gives_one_heading_not_the_pages_between_its_headings(ret
     selector = EvidenceSelector(real_corpus, retriever.idf)
     [passage] = selector.select(second, [hit])
     assert passage.text == second and len(passage.text) <= 50
-    assert selector.widen(second, [passage], [hit], max_chars=480) == {}
 
 
 def test_a_brief_without_the_amount_falls_back_to_the_passages_that_state_it(service):
@@ -415,3 +410,23 @@ def test_a_figure_of_the_neighbouring_project_is_not_bound_to_the_asked_one(serv
                          "完成城区道路改造30公里。农村公路养护全面推开。")
     assert quantity_gap(plan, ["农村公路养护30公里。"], found) == NOT_STATED
 
+
+
+def test_constrained_output_gets_a_grammar_of_the_points_shown(service):
+    """constrain="citations": the model is given a grammar whose lines end with the numbers of its points."""
+    from llama_cpp import LlamaGrammar
+
+    seen: list[GenerationParams] = []
+
+    class Recording(ScriptedGenerator):
+        def stream(self, messages, params, usage, cancel=None):
+            seen.append(params)
+            yield from super().stream(messages, params, usage, cancel)
+
+    gen = Recording(lambda m: _evidence_text(m, 1) + "[1]")
+    a = service(gen, constrain="citations").ask(HOW)
+    assert not a.refused and seen[-1].grammar
+    assert f"[1-{_points(gen.prompts[-1])}]" in seen[-1].grammar
+    LlamaGrammar.from_string(seen[-1].grammar, verbose=False)  # it parses
+    service(gen).ask(HOW)
+    assert seen[-1].grammar is None  # off by default

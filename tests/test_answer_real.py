@@ -40,6 +40,21 @@ def test_cited_answer_from_the_real_model(service):
     _verbatim(service, a)
     t = a.timings
     assert t.prompt_tokens > 0 and t.completion_tokens > 0 and t.first_token_ms is not None
+    # the prompt after the cached system message is the points, not passages: a few hundred tokens at most
+    assert 0 < t.prompt_new_tokens < t.prompt_tokens and t.prompt_new_tokens <= 400
+
+
+def test_answers_are_briefs_not_quote_dumps(service):
+    """The same question in both modes: an answer of cited clauses (extractive: composed from the points),
+    never the passages quoted whole under a header."""
+    from eval.answers import quote_dump
+
+    for mode in ("llm", "extractive"):
+        a = service.ask("市自然资源局2023年党风廉政建设工作中，全系统干部职工签订了多少份"
+                        "干部家属廉政承诺书？", mode=mode)
+        assert not a.refused and not quote_dump(a.answer), a.answer
+        assert "170份" in a.answer.split("\n原文")[0], a.answer  # the figure in the brief itself
+        _verbatim(service, a)
 
 
 def test_the_same_question_gets_the_same_answer_whatever_was_asked_before(service):

@@ -89,6 +89,17 @@ def test_key_facts_on_the_answers_own_sentences_leave_the_excerpts_out():
     assert r.key_fact_recall == 1.0 and r.key_fact_recall_own == 0.0  # a wrong brief above a right excerpt
 
 
+def test_a_brief_of_quoted_passages_is_a_quote_dump_and_a_header_is_no_claim():
+    from eval.answers import quote_dump
+
+    dump = "报告原文中与问题最相关的内容：\n《某局》一、审计：「" + QUOTE_A + "」[1]"
+    assert quote_dump(dump) and quote_dump("《某局》一、审计：「" + QUOTE_A + "」[1]")
+    brief = "审计项目：全年共安排审计项目30个[1]。\n原文还提到：\n《某局》：「" + QUOTE_A + "」[2]"
+    assert not quote_dump(brief)  # quotes under the brief are no dump
+    r = score(_item(["30个"]), _answer("审计工作共2项：\n1. 全年共安排审计项目30个[1]", QUOTE_A))
+    assert not r.quote_dump and r.claim_sentences == 1  # the header line introduces, it claims nothing
+
+
 def test_misattached_figures_and_withheld_answers_are_counted():
     # an amount in an answer to an unanswerable item is misattached; one that was refused is not counted
     unanswerable = _typed("unanswerable", "refuse", [])

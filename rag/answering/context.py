@@ -23,7 +23,8 @@ class AskContext:
     grams: dict[str, float]  # the question's IDF-weighted bigrams (relevance of passages and clauses)
     subject_grams: dict[str, float]  # the plan's subject's (the question's when it has none): binding, gate
     bound: list[Statement] = field(default_factory=list)  # quantity: figures stated for the subject, best 1st
-    wide: dict[int, Evidence] = field(default_factory=dict)  # passages grown for quoting, by evidence id
+    # the sentences the answer is made of (brief.py): the LLM's prompt, the composed brief; numbered from 1
+    points: list[Evidence] = field(default_factory=list)
     # each sentence of the hits with the probability that it answers the plan (judge.py)
     judgement: Judgement = field(default_factory=Judgement)
     judged: bool = False  # the judge gates this question: its probabilities pick the sentences quoted

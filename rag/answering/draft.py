@@ -1,11 +1,12 @@
-"""The LLM stage's answer: the model's draft, checked sentence by sentence (verify/), its citations
-renumbered and narrowed, then completed with verbatim quotes of what it left out."""
+"""The LLM stage's answer: the model's draft, checked sentence by sentence (verify/) against the points it
+was shown (brief.py), its citations renumbered and narrowed, then completed with verbatim quotes of the
+sentences it left out. A draft with nothing checkable falls back to the composed brief, never a dump."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
+from rag.answering.brief import clause_line, more_sentences
 from rag.answering.context import AskContext
 from rag.answering.extractive import extractive_answer
 from rag.answering.quantity import quantity_gap
@@ -20,21 +21,21 @@ from rag.answering.render import (
 from rag.answering.verify import AnswerCheck, check_answer
 from rag.answering.verify.binding import unbound_figures
 from rag.config import AnswerConfig
-from rag.contracts import Answer, Evidence, Unsupported
-from rag.text.bigrams import relevance
+from rag.contracts import Answer, Unsupported
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 
 
 def answer_from_draft(ctx: AskContext, draft: str, config: AnswerConfig, model: str | None) -> Answer:
     plan = ctx.plan
-    check = check_answer(draft, checked_evidence(ctx.evidence), unbound=(
+    check = check_answer(draft, checked_evidence(ctx.points), unbound=(
         (lambda claim: unbound_figures(claim, ctx.bound)) if plan.asks_quantity else None))
     unsupported = [Unsupported(text=s.text, reason=s.reason) for s in check.dropped if s.text.strip()]
     claims = [s for s in check.kept if s.supported]
     if not claims:
-        # The model refused or said nothing checkable. Retrieval passed the relevance bar, so quote the
-        # best passages rather than refuse on the model's say-so; quantity questions still need a number.
+        # The model refused or said nothing checkable. Retrieval passed the relevance bar, so compose the
+        # brief from the points rather than refuse on the model's say-so; a quantity question still needs a
+        # number.
         answer = extractive_answer(ctx, config,
                                    "the LLM draft had no supported sentence; answered extractively")
         return answer.model_copy(update={"unsupported": unsupported + answer.unsupported})
@@ -49,8 +50,8 @@ def answer_from_draft(ctx: AskContext, draft: str, config: AnswerConfig, model: 
 
 def _cited(ctx: AskContext, check: AnswerCheck, unsupported: list[Unsupported], config: AnswerConfig,
            model: str | None) -> Answer:
-    evidence, plan = ctx.evidence, ctx.plan
-    by_id = {e.id: e for e in evidence}
+    points, plan = ctx.points, ctx.plan
+    by_id = {e.id: e for e in points}
     order = check.used_evidence
     renumber = {old: n for n, old in enumerate(order, start=1)}
     claims_of: dict[int, list[str]] = {i: [] for i in order}
@@ -61,40 +62,36 @@ def _cited(ctx: AskContext, check: AnswerCheck, unsupported: list[Unsupported], 
     text = _MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), m.group(1))}]", check.text)
     how = config.complete_with_quotes
     if how != "off" and plan.asks_quantity:
-        # A quantity brief stands on its own numbers, so no further passages; but the sentences it took
-        # them from follow verbatim: the reader sees each figure in its context, and a small model's
-        # brief often keeps one of two figures asked for (「多少个乡镇和村」). Measured in eval/README.md.
+        # A quantity brief stands on its own numbers; the sentences it took them from follow verbatim: the
+        # reader sees each figure in its context, and a small model's brief often keeps one of two figures
+        # asked for (「多少个乡镇和村」). Measured in eval/README.md.
         lines = [quote_line(by_id[i], c.quote, c.n) for i, c in zip(order, citations, strict=True)]
         text += "\n原文：\n" + "\n".join(lines)
     elif how != "off":
-        headings = [e for e in evidence if e.kind == "heading" and e.id not in renumber]
+        headings = [e for e in points if e.kind == "heading" and e.id not in renumber]
         if headings:
             lines, extra_citations = heading_lines(headings, first_n=len(citations) + 1)
             citations.extend(extra_citations)
             text += "\n" + "\n".join(lines)
-        quotes = quotable(ctx, config.extractive_sentences)
-        extra = [e for e in quotes if how == "all" or e.id not in renumber]
+        # the points the model left uncited complete the brief as the composed answer states them (a clause
+        # each, cited): the second half of a two-part question, the items of a list it dropped
+        uncited = [p for p in points if p.kind != "heading" and p.id not in renumber]
+        if uncited:
+            lines = []
+            for p in uncited:
+                n = len(citations) + 1
+                citations.append(span_citation(n, p, p.char_start, p.char_end))
+                lines.append(f"{clause_line(ctx, p)}[{n}]。")
+            text += "\n此外：\n" + "\n".join(lines)
+        # then the next best sentences, quoted: sentences, never passages
+        extra = more_sentences(ctx, points, config.extractive_sentences)
         if extra:
             lines = []
             for e in extra:
-                w = ctx.wide.get(e.id, e)
-                if e.id in renumber:  # cited already: its citation now quotes the whole passage
-                    n = renumber[e.id]
-                    citations[n - 1] = span_citation(n, w, w.char_start, w.char_end)
-                else:
-                    n = len(citations) + 1
-                    citations.append(span_citation(n, w, w.char_start, w.char_end))
-                lines.append(quote_line(w, w.text, n))
-            text += ("\n原文摘录：\n" if how == "all" else "\n原文还提到：\n") + "\n".join(lines)
-    text = premise_note(plan, evidence) + text
+                n = len(citations) + 1
+                citations.append(span_citation(n, e, e.char_start, e.char_end))
+                lines.append(quote_line(e, e.text, n))
+            text += "\n原文还提到：\n" + "\n".join(lines)
+    text = premise_note(plan, ctx.evidence) + text
     return ctx.answer(answer=text.strip(), refused=False, citations=citations, unsupported=unsupported,
                       model=model if ctx.mode == "llm" else None)
-
-
-def quotable(ctx: AskContext, at_most: int) -> list[Evidence]:
-    """The passages worth quoting: relevance at least half the best passage's, at most ``at_most`` of
-    them, best first. Sub-headings are listed apart."""
-    scored: Sequence[tuple[float, Evidence]] = sorted(
-        ((relevance(ctx.grams, e.text), e) for e in ctx.evidence if e.kind != "heading"), key=lambda x: -x[0])
-    top = scored[0][0] if scored else 0.0
-    return [e for sc, e in scored[:at_most] if sc >= top / 2]

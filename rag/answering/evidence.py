@@ -214,37 +214,6 @@ class EvidenceSelector:
         return out
 
 
-    def widen(self, question: str, evidence: Sequence[Evidence], hits: Sequence[Hit],
-              max_chars: int) -> dict[int, Evidence]:
-        """Each passage grown within its hit up to ``max_chars``, for quoting under the model's brief.
-
-        The prompt gets short passages because its length is the latency; the excerpts shown to the
-        reader cost nothing to generate, so they can hold the rest of an enumeration the short passage cut
-        (「一是…二是…三是…」). Grown by the same rule as the passage, from the passage outwards.
-        """
-        q = query_grams(question, self.idf)
-        by_chunk = {h.chunk_id: h for h in hits}
-        out: dict[int, Evidence] = {}
-        for e in evidence:
-            hit = by_chunk.get(e.chunk_id)
-            if hit is None or hit.chunk_type == "outline" or e.kind == "heading" or len(e.text) >= max_chars:
-                continue
-            units = _units(hit, q)
-            inside = [i for i, u in enumerate(units) if e.char_start <= u.start and u.end <= e.char_end]
-            if not inside:
-                continue
-            window = _window(units, max_chars, seed=(inside[0], inside[-1]))
-            start, end = min(window[0].start, e.char_start), max(window[-1].end, e.char_end)
-            if (start, end) == (e.char_start, e.char_end):
-                continue
-            src = self._source(e.source_file)
-            out[e.id] = e.model_copy(update={
-                "text": src.text[start:end], "char_start": start, "char_end": end,
-                "line_start": src.line_of(start), "line_end": src.line_of(end - 1),
-            })
-        return out
-
-
 def _round_robin(hits: Sequence[Hit]) -> list[Hit]:
     by_report: dict[str, list[Hit]] = {}
     for h in hits:

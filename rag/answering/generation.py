@@ -7,6 +7,7 @@ outgrows one box sets ``RAG_LLM_BASE_URL`` (llama.cpp's server, vLLM, …) and n
 from __future__ import annotations
 
 import collections.abc
+import functools
 import json
 import threading
 import time
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 from rag.errors import GenerationError, ModelMissing
 
 if TYPE_CHECKING:  # llama_cpp itself is imported only when a GGUF model is loaded
-    from llama_cpp import Llama
+    from llama_cpp import Llama, LlamaGrammar
     from llama_cpp.llama_types import ChatCompletionRequestMessage, CreateChatCompletionStreamResponse
 
 
@@ -34,12 +35,16 @@ class GenerationParams(BaseModel):
     # Greedy decoding: answers must be reproducible and a small model's sampling only adds errors.
     temperature: float = 0.0
     stop: list[str] = Field(default_factory=list)
+    grammar: str | None = Field(None, description="A GBNF grammar the reply must follow (llama.cpp).")
     timeout_s: float = Field(60.0, gt=0, description="Wall-clock limit for the whole completion.")
 
 
 class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # the prompt's tokens evaluated for this call: the prompt less the cached prefix it reused (the system
+    # message). This, not prompt_tokens, sets the first token's latency. 0 where the backend does not say.
+    prompt_evaluated: int = 0
 
 
 class Generator(Protocol):
@@ -62,17 +67,22 @@ class LlamaCppGenerator:
     the same messages always get the same answer.
     """
 
-    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, n_batch: int = 256):
+    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, n_batch: int = 256,
+                 lookup_tokens: int = 0):
         if not path.is_file():
             raise ModelMissing(f"GGUF model not found at {path}; run `make models` or set RAG_LLM_PATH")
         from llama_cpp import Llama
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
         self.path = path
         self.name = path.stem
         self._lock = threading.Lock()
         # n_batch sizes llama.cpp's compute buffer: see Settings.llm_batch.
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                         n_batch=min(n_batch, n_ctx), n_ubatch=min(n_batch, n_ctx), verbose=False)
+                         n_batch=min(n_batch, n_ctx), n_ubatch=min(n_batch, n_ctx), verbose=False,
+                         # a draft model needs every position's logits: n_ctx × vocab floats (2.5 GB at 4096)
+                         draft_model=LlamaPromptLookupDecoding(num_pred_tokens=lookup_tokens)
+                         if lookup_tokens else None, logits_all=bool(lookup_tokens))
         # The chat template's handler, called with a stand-in for the model that aligns the cache first.
         from llama_cpp import llama_chat_format
 
@@ -85,12 +95,23 @@ class LlamaCppGenerator:
         # cached positions [0, _canonical) are a prompt evaluated at its fixed split points (_align_cache)
         self._canonical, self._canonical_anchor = 0, 0
         self._pending = (0, 0)
+        self._evaluated = 0  # prompt tokens the call being prepared evaluates (_align_cache)
         self._system = ""  # the system message of the call being prepared
         # cast: _Aligned stands in for the Llama (every attribute is the Llama's but create_completion)
         self.llm.chat_handler = lambda llama, **kw: template(llama=cast("Llama", _Aligned(llama, self)), **kw)
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    @staticmethod
+    @functools.lru_cache(maxsize=16)
+    def _grammar(text: str | None) -> LlamaGrammar | None:
+        """The parsed grammar, parsed once per text (answers' grammars differ only in their last point)."""
+        if not text:
+            return None
+        from llama_cpp import LlamaGrammar
+
+        return LlamaGrammar.from_string(text, verbose=False)
 
     def stream(self, messages: list[ChatMessage], params: GenerationParams, usage: Usage,
                cancel: threading.Event | None = None) -> Iterator[str]:
@@ -105,7 +126,7 @@ class LlamaCppGenerator:
                               messages=cast("list[ChatCompletionRequestMessage]",
                                             [m.model_dump() for m in messages]),
                               max_tokens=params.max_tokens, temperature=params.temperature, top_k=1,
-                              stop=params.stop or None, stream=True,
+                              stop=params.stop or None, stream=True, grammar=self._grammar(params.grammar),
                           ))
             n = 0
             try:
@@ -125,6 +146,7 @@ class LlamaCppGenerator:
                 chunks.close()
                 self._free_sampler()
                 usage.completion_tokens = n
+                usage.prompt_evaluated = self._evaluated
                 # tokens in the context after the call, minus what was generated = the prompt
                 usage.prompt_tokens = max(self.llm.n_tokens - n, 0) if self.llm.n_tokens else before
 
@@ -158,6 +180,7 @@ class LlamaCppGenerator:
         # [0, len(tokens)) becomes canonical once evaluated (stream() sees the first chunk); an error
         # before that leaves the cache unknown, so nothing of it is reused.
         self._canonical, self._pending = 0, (len(tokens), anchor)
+        self._evaluated = len(tokens) - keep
         if keep < anchor:
             llm.eval(tokens[keep:anchor])  # up to the anchor on its own; generate() goes on from there
 
@@ -238,6 +261,8 @@ class OpenAIHTTPGenerator:
                 "stream_options": {"include_usage": True}}
         if params.stop:
             body["stop"] = params.stop
+        if params.grammar:  # llama.cpp's server reads it; a server without grammars ignores or refuses it
+            body["grammar"] = params.grammar
         deadline = time.monotonic() + params.timeout_s
         n = 0
         try:

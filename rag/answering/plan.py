@@ -64,6 +64,9 @@ _COMPARE_RE = re.compile(r"相比|比较|对比|有何(?:不同|区别|异同)|�
                          r"分别|各是|各有|哪个(?:更|多|高|大|少|低)")
 _WHY_HOW_RE = re.compile(r"为什么|为何|原因|如何|怎样|怎么|通过什么|靠什么|采取(?:了)?(?:什么|哪些)|"
                          r"措施|做法|举措|办法|方式|思路|途径")
+# 「要开展哪些活动」「重点储备哪些领域的项目」: items asked for, answered as a list (not by a section's
+# sub-headings, which only 「哪几方面」-like questions ask for: QuestionFacts.enumeration).
+_WHICH_RE = re.compile(r"哪些")
 _SUMMARY_RE = re.compile(r"总体情况|整体情况|主要成效|主要成绩|概括|概述|总结一下|简要介绍|介绍一下|整体来看")
 
 # -- scope ------------------------------------------------------------------------------------------------
@@ -208,6 +211,8 @@ def _kind(norm: str, facts: QuestionFacts, n_scopes: int) -> PlanKind:
         return "summary"
     if _WHY_HOW_RE.search(norm):
         return "why_how"
+    if _WHICH_RE.search(norm):
+        return "list"
     if _COMPARE_RE.search(norm):
         return "compare"
     return "fact"

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from rag.answering.brief import prompt_points, select_points
 from rag.answering.compare import Comparer
 from rag.answering.context import AskContext
 from rag.answering.draft import answer_from_draft
@@ -29,7 +30,7 @@ from rag.answering.followups import standalone_question
 from rag.answering.generation import GenerationParams, Generator, Usage
 from rag.answering.judge import Judge
 from rag.answering.plan import read_plan
-from rag.answering.prompt import build_messages, evidence_label
+from rag.answering.prompt import build_messages, citation_grammar, evidence_label
 from rag.answering.quantity import quantity_gap
 from rag.answering.render import missing_premises, refusal
 from rag.answering.scan import ReportScanner
@@ -157,9 +158,9 @@ class AnswerService:
             yield AnswerEvent(answer=self._finish(refusal(ctx, code, reason), timings, t0))
             return
 
+        ctx.points = select_points(ctx)
         if mode == "extractive" or self.generator is None:
             fallback = None if mode == "extractive" else "no LLM is configured"
-            ctx.wide = self._widened(ctx)
             yield AnswerEvent(answer=self._finish(self._extractive(ctx, fallback), timings, t0))
             return
 
@@ -175,9 +176,9 @@ class AnswerService:
         except GenerationError as e:
             fallback = f"LLM failed ({e}); answered extractively"
         timings.prompt_tokens, timings.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        timings.prompt_new_tokens = usage.prompt_evaluated
         if cancel is not None and cancel.is_set():
             return
-        ctx.wide = self._widened(ctx)  # after generation: not on the first-token path
         if fallback:
             answer = self._extractive(ctx, fallback)
         else:
@@ -197,7 +198,7 @@ class AnswerService:
         hits = self.judge.focus(hits, judgement)
         judged = judgement.of_span if self.gate(plan) == "judge" else None
         evidence = self.selector.select(standalone, hits, diversify=plan.across_reports,
-                                        enumeration=plan.kind == "list" or plan.facts.enumeration,
+                                        enumeration=plan.facts.enumeration,
                                         enumeration_size=plan.list_size, judged=judged)
         grams = query_grams(standalone, self.selector.idf)
         about = " ".join(w for w in (plan.subject, plan.measure) if w)
@@ -338,8 +339,11 @@ class AnswerService:
     def _generate(self, ctx: AskContext, usage: Usage, cancel: threading.Event | None) -> Iterator[str]:
         notes = [f"问题中的「{n}」在材料中没有出现，请以材料中的数字为准。"
                  for n in missing_premises(ctx.plan, ctx.evidence)]
-        messages = build_messages(ctx.standalone, ctx.evidence, notes, self.config.prompt)
-        params = GenerationParams(max_tokens=self.config.max_tokens, timeout_s=self.config.timeout_s)
+        messages = build_messages(ctx.standalone, prompt_points(ctx.points), notes, self.config.prompt,
+                                  shape=ctx.plan.kind)
+        grammar = citation_grammar(len(ctx.points)) if self.config.constrain == "citations" else None
+        params = GenerationParams(max_tokens=self.config.max_tokens, timeout_s=self.config.timeout_s,
+                                  grammar=grammar)
         assert self.generator is not None
         yield from self.generator.stream(messages, params, usage, cancel=cancel)
 
@@ -351,10 +355,6 @@ class AnswerService:
         """How much of the question the best passage (with its label and section path) holds."""
         texts = (f"{evidence_label(e)} {' '.join(e.section_path)} {e.text}" for e in evidence)
         return max((relevance(q, t) for t in texts), default=0.0)
-
-    def _widened(self, ctx: AskContext) -> dict[int, Evidence]:
-        """The passages as quoted to the reader: grown within their hits (evidence.py, widen)."""
-        return self.selector.widen(ctx.standalone, ctx.evidence, ctx.hits, self.config.excerpt_chars)
 
     def _finish(self, answer: Answer, timings: Timings, t0: float) -> Answer:
         timings.total_ms = round((time.perf_counter() - t0) * 1000, 1)
