@@ -105,8 +105,13 @@ def prompt_points(points: Sequence[Evidence]) -> list[Evidence]:
     return out
 
 
+def _rank(ctx: AskContext, s: _Sentence) -> tuple[float, float]:
+    """What orders sentences: the judge's probability (bigrams break ties) where it gates, else bigrams."""
+    return s.score if ctx.judged else (s.score[1], 0.0)
+
+
 def _best_of(ctx: AskContext, cands: Sequence[_Sentence]) -> _Sentence:
-    return max(cands, key=lambda s: s.score if ctx.judged else (s.score[1], 0.0))
+    return max(cands, key=lambda s: _rank(ctx, s))
 
 
 def _within(e: Evidence, heading: Evidence) -> bool:
@@ -147,7 +152,9 @@ def select_points(ctx: AskContext) -> list[Evidence]:
             i = by_span.get((st.evidence_id, st.start))
             if i is not None and i not in picked and not st.withheld:
                 picked.append(i)
-    key = (lambda i: cands[i].score) if ctx.judged else (lambda i: (cands[i].score[1], 0.0))
+    def key(i: int) -> tuple[float, float]:
+        return _rank(ctx, cands[i])
+
     ranked = sorted(range(len(cands)), key=lambda i: (key(i), -cands[i].rank, -i), reverse=True)
     top = key(ranked[0])[0] if ranked else 0.0
     used = sum(len(cands[i].text) for i in picked)
@@ -372,7 +379,9 @@ def more_sentences(ctx: AskContext, points: Sequence[Evidence], at_most: int) ->
     cands = _sentences(ctx)
     if not cands or at_most <= 0:
         return []
-    key = (lambda s: s.score) if ctx.judged else (lambda s: (s.score[1], 0.0))
+    def key(s: _Sentence) -> tuple[float, float]:
+        return _rank(ctx, s)
+
     ranked = sorted(cands, key=key, reverse=True)
     top = key(ranked[0])[0]
     out: list[Evidence] = []
