@@ -3,6 +3,7 @@ and the same GGUF behind llama.cpp's own OpenAI-compatible server for the HTTP b
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,18 @@ def test_comparison_binds_each_figure_to_its_side(service):
         r = score(item, answer)
         shown, right = shown + r.side_figures, right + r.side_figures_right
     assert shown >= 4 and right == shown
+
+
+def test_an_outline_naming_the_asked_item_or_another_year_is_not_the_answer(service):
+    # 「存在哪几方面问题」 asks inside 「二、工作中存在的问题」, whose items are 「一是…二是…」 sentences; the
+    # report's top-level headings (one of which the question names) are no answer
+    a = service.ask("国家税务总局XX县税务局2023年上半年工作中存在哪几方面问题？", mode="extractive")
+    assert not [e for e in a.evidence if e.kind == "heading" and "存在的问题" in e.text]
+    lines = [line for line in a.answer.splitlines() if line[:1].isdigit()]
+    assert len(lines) == 3 and "组织收入工作面临更大压力" in lines[0]
+    quotes = {c.n: c.quote for c in a.citations}
+    assert all("面临" in quotes[int(re.findall(r"\[(\d+)\]", line)[0])] for line in lines)
+    # a plan for 2024 is not answered with the sub-headings of the 2023 summary beside it
+    a = service.ask("界首市某镇乡村振兴工作站2024年工作计划有哪几项重点？", mode="extractive")
+    headings = [e for e in a.evidence if e.kind == "heading"]
+    assert headings and all("2024年" in e.section_path[0] for e in headings)

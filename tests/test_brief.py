@@ -148,3 +148,48 @@ def test_the_prompt_shows_the_first_points_within_its_budget():
     assert len(shown) == 1 or sum(len(p.text) for p in shown) <= PROMPT_CHARS
     long = [p.model_copy(update={"text": "很长的句子。" * 60}) for p in points]
     assert prompt_points(long) == long[:1]  # at least one, however long
+
+
+ITEMS = ("在总结成绩的同时，也清醒认识到工作中存在的问题和不足：\n"
+         "一是组织收入工作面临更大压力。今年房地产行业持续低迷，经济下行压力明显加大。\n二是优化营商环境面临更高标准，服务统筹不到位。\n三是带好干部队伍面临更高期待。")
+
+
+def _listed(question: str) -> AskContext:
+    """A context whose passage holds only item 一's text, and whose section writes the list out."""
+    from rag.answering.evidence import ItemList
+
+    body = "今年房地产行业持续低迷，经济下行压力明显加大。"
+    ctx = _ctx(question, body)
+    at = ITEMS.index(body)
+    ctx.evidence = [_passage(1, body, start=at)]
+    whole = _passage(1, ITEMS)
+
+    def span(text: str) -> Evidence:
+        a = ITEMS.index(text)
+        return whole.model_copy(update={"text": text, "char_start": a, "char_end": a + len(text)})
+
+    ctx.item_lists = {"s1": [ItemList(
+        lead=span("在总结成绩的同时，也清醒认识到工作中存在的问题和不足："), announces=True,
+        items=[span("一是组织收入工作面临更大压力。"), span("二是优化营商环境面临更高标准，服务统筹不到位。"),
+               span("三是带好干部队伍面临更高期待。")], end=len(ITEMS))]}
+    return ctx
+
+
+def test_a_list_written_as_enumerated_sentences_is_answered_with_all_its_items():
+    ctx = _listed("工作中存在哪几方面问题？")
+    ctx.points = select_points(ctx)
+    text, citations, _ = compose(ctx, ctx.points)
+    lines = _lines(text)
+    assert lines[0].endswith("：") and "问题和不足" in lines[0]  # the sentence announcing them leads
+    assert [line.split(". ", 1)[1].split("[")[0] for line in lines[1:]] == [
+        "组织收入工作面临更大压力", "优化营商环境面临更高标准，服务统筹不到位", "带好干部队伍面临更高期待"]
+    _check_verbatim(text, citations)
+    for c in citations:
+        assert ITEMS[c.char_start : c.char_end] == c.quote
+
+
+def test_items_answer_a_question_that_counts_them_not_one_asking_what_a_sentence_names():
+    assert len(select_points(_listed("工作中存在哪三方面问题？"))) == 4
+    # not a list of three items, nor a question that does not count them
+    assert all("是" not in p.text[:2] for p in select_points(_listed("工作中存在哪四方面问题？")))
+    assert all("是" not in p.text[:2] for p in select_points(_listed("工作中存在的问题有哪些？")))

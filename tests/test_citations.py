@@ -176,6 +176,7 @@ def test_text_that_only_looks_like_a_marker_is_kept(sentence):
         ("2、2022年度完成", ["2022年"]),
         ("完成改造[12]。", []),
         ("当前及今后一个时期，走进千家万户，十四五期间", []),
+        ("玄武市第一人民医院收治三人", ["3人"]),  # 第一人民医院 is a name, not one person
         ("累计发现问题XX个", []),
     ],
 )

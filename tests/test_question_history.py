@@ -91,3 +91,17 @@ def test_no_history_and_chains():
     assert standalone_question("那下半年呢？") == "那下半年呢？"
     chain = [*PREV, Turn(role="user", content="那下半年呢？"), Turn(role="assistant", content="…")]
     assert standalone_question("他们还要做什么防汛工作？", chain) == "县水利局还要做什么防汛工作？"
+
+
+@pytest.mark.parametrize("question, items", [
+    ("工作中存在哪几方面问题？", True),
+    ("在“盘活存量”上要做到哪“四个不遗漏”？", True),
+    ("在标本兼治上提出了哪些方面措施？", True),
+    ("下半年跟踪审计的政府重点投资项目有哪些？", False),  # names in a sentence, not a list's items
+    ("新建项目包括哪些？", False),
+    ("哪些单位提到了安全生产检查？", False),  # across reports
+])
+def test_a_question_asks_for_a_lists_items_only_when_it_counts_them(question, items):
+    facts = read_question(question)
+    assert facts.asks_items is items
+    assert not facts.asks_items or facts.enumeration

@@ -101,3 +101,13 @@ def test_enumeration_question_puts_the_top_sections_outline_first(retriever):
     assert asks_enumeration("2023年下半年计划重点做好哪几方面工作？")
     assert asks_enumeration("2024年计划重点抓好哪“三项工作”？")
     assert not asks_enumeration("哪些单位提到了口袋公园？") and not asks_enumeration("建成了几个社工站？")
+
+
+def test_period_conflict_reads_years_as_well_as_halves():
+    from rag.retrieval.retriever import period_conflict
+
+    assert period_conflict("某镇2024年工作计划包括哪几项重点？", ["一、2023年工作情况"])
+    assert not period_conflict("某镇2024年工作计划包括哪几项重点？", ["二、2024年工作计划"])
+    assert not period_conflict("某镇2024年工作计划包括哪几项重点？", ["二、存在问题"])
+    assert not period_conflict("2023年和2024年有何不同？", ["一、2023年工作情况"])
+    assert period_conflict("市审计局2023年下半年要开展哪些审计？", ["一、上半年工作情况"])

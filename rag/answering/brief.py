@@ -41,6 +41,11 @@ ITEM_SENTENCE_CHARS = 150  # ... an item of a list, a reason or a measure keeps 
 # Characters of points the LLM's prompt holds: ≈200 new prompt tokens at most with the question and labels,
 # 2 s on a CPU evaluating 100 prompt tokens/s (eval/README.md, "Answers, not quote dumps").
 PROMPT_CHARS = 200
+# A question asking for a list's items (「哪几方面」「哪四个」, plan.facts.asks_items) is answered by a list
+# the report writes as enumerated sentences (「一是…二是…」) when there are no sub-headings: all its items,
+# at most this many, each its leading clauses within ITEM_CHARS.
+ITEMS_MAX = 10
+ITEM_CHARS = 60
 # A sentence this short says little alone (「一是加强领导。」): the next one is taken with it.
 SHORT_SENTENCE = 24
 # A clause of the brief longer than this is cut to its best clauses (a report's sentence can run 200
@@ -143,6 +148,11 @@ def select_points(ctx: AskContext) -> list[Evidence]:
         # the sub-headings are the items: as many as asked, or the best sentence is the divided section's own
         # (「重点做到四个强化：」), not a sentence inside one of its parts
         return headings
+    if not headings and plan.facts.asks_items and cands:
+        items = _items(ctx, _best_of(ctx, cands))
+        if items:  # the section writes the items as enumerated sentences: they are the answer, in full
+            return [_span(e, e.char_start, e.char_start + _leading_clauses(e.text), n)
+                    for n, e in enumerate(items, start=1)]
     # else the sub-headings may or may not be the items: the best sentences follow them
     points: list[Evidence] = headings
     by_span = {(s.evidence.id, s.start): i for i, s in enumerate(cands)}
@@ -219,6 +229,34 @@ def select_points(ctx: AskContext) -> list[Evidence]:
             start, end = start + a, start + b
         points.append(_span(s.evidence, start, end, len(points) + 1))
     return points
+
+
+def _items(ctx: AskContext, best: _Sentence) -> list[Evidence]:
+    """The enumerated sentences of the list the best sentence belongs to (「一是…二是…三是…」: it is the
+    sentence before them, one of them, or in an item's text and no more about the subject than the items
+    are — else it answers a detail inside one item, 「哪几项民生资金审计」 named in one sentence), with the
+    sentence announcing them; only a list of the size asked for, when the question says."""
+    for lst in ctx.item_lists.get(best.evidence.section_id, []):
+        if not lst.holds(best.start) or ctx.plan.list_size not in (None, len(lst.items)):
+            continue
+        inside = all(best.start != e.char_start for e in [*lst.items, *([lst.lead] if lst.lead else [])])
+        items = " ".join(e.text for e in lst.items)
+        if inside and relevance(ctx.subject_grams, best.text) > relevance(ctx.subject_grams, items):
+            continue
+        return [*([lst.lead] if lst.lead and lst.announces else []), *lst.items[:ITEMS_MAX]]
+    return []
+
+
+def _leading_clauses(text: str) -> int:
+    """How much of an item's sentence its line keeps: its leading clauses within :data:`ITEM_CHARS` (the
+    item's name comes first: 「一是组织收入工作面临更大压力，…」), at least the first clause."""
+    ends = [m.start() for m in CLAUSE_END_RE.finditer(text)] + [len(text)]
+    keep = ends[0]
+    for end in ends[1:]:
+        if end > ITEM_CHARS:
+            break
+        keep = end
+    return min(max(keep, 1), len(text))
 
 
 def _clause_span(text: str, grams: dict[str, float], keep: Sequence[str] = (),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rag.answering.evidence import ItemList
 from rag.answering.judge import Judgement
 from rag.answering.verify.binding import Statement
 from rag.contracts import Answer, AnswerMode, Evidence, QuestionPlan
@@ -28,6 +29,8 @@ class AskContext:
     # each sentence of the hits with the probability that it answers the plan (judge.py)
     judgement: Judgement = field(default_factory=Judgement)
     judged: bool = False  # the judge gates this question: its probabilities pick the sentences quoted
+    # the lists written as enumerated sentences (「一是…二是…」) in the passages' sections, by section id
+    item_lists: dict[str, list[ItemList]] = field(default_factory=dict)
 
     def answer(self, **fields) -> Answer:
         """An Answer to this question; ``fields`` give the answer text, citations, refusal…"""

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from rag.config import DEFAULTS, AnswerConfig
 from rag.contracts import Evidence
-from rag.corpus import Corpus, Section, read_source
+from rag.corpus import Corpus, Report, Section, read_source
 from rag.corpus.reading import SourceText
 from rag.errors import RagError
 from rag.retrieval.chunking import Chunk, heading_span
-from rag.retrieval.retriever import Hit
+from rag.retrieval.retriever import Hit, period_conflict
 from rag.text.bigrams import BigramIdf, bigrams, query_grams, relevance
-from rag.text.sentences import sentence_bounds
+from rag.text.items import item_runs
+from rag.text.sentences import passage_sentences, sentence_bounds
 
 __all__ = ["BigramIdf", "EvidenceSelector", "bigrams", "query_grams", "relevance"]
 
@@ -111,6 +112,52 @@ def whole_passage(item: Hit | Chunk, n: int, score: float) -> Evidence:
                     char_start=item.char_start, char_end=item.char_end)
 
 
+# The question's subject names one of a section's sub-headings — asks inside that item, not for the list
+# of items it is one of — when it holds at least this share of that heading's words (bigrams, less the
+# report title's and less those most of its siblings share: 「狠抓」 of 「哪几个‘狠抓’」 names the list, not
+# an item), and more than of the section's own heading. 「工作中存在哪几方面问题」 holds 4 of 「工作中存在的
+# 问题」's 6 that its title does not hold.
+NAMED_HEADING = 1 / 3
+
+
+class _Headings:
+    """A section's own heading and its sub-headings as words (bigrams, less the report title's)."""
+
+    def __init__(self, section: Section, children: Sequence[Section], title: str):
+        titled = bigrams(title)
+
+        def own(s: Section) -> set[str]:
+            return bigrams((s.heading or "").removeprefix(s.marker or "")) - titled
+
+        self.section = own(section)
+        self.kids = [own(c) for c in children]
+        # the words most sub-headings share name the list (「狠抓」), not one item
+        self.shared = {g for g in set().union(*self.kids)
+                       if sum(g in k for k in self.kids) * 2 > len(self.kids)}
+
+    def names_an_item(self, asked: set[str]) -> bool:
+        def named(grams: set[str]) -> float:
+            return len(grams & asked) / len(grams) if grams else 0.0
+
+        best = max(named(k - self.shared) for k in self.kids)
+        return best >= NAMED_HEADING and best > named(self.section)
+
+
+@dataclass(frozen=True)
+class ItemList:
+    """A list written as enumerated sentences (「一是…二是…」) in a section's own text."""
+
+    lead: Evidence | None  # the sentence before the first item
+    announces: bool  # ... and it announces them (「…问题和不足：」)
+    items: list[Evidence]  # each item's enumerated sentence, in order
+    end: int  # where the last item's paragraph ends: the list's text runs from its lead to here
+
+    def holds(self, start: int) -> bool:
+        """Whether the sentence starting at ``start`` is the list's lead, an item or in an item's text."""
+        return (self.lead is not None and start == self.lead.char_start) or (
+            self.items[0].char_start <= start < self.end)
+
+
 class EvidenceSelector:
     """Cuts hits down to numbered passages under a character budget."""
 
@@ -119,17 +166,39 @@ class EvidenceSelector:
         self.idf = idf
         self.config = config
         self._source = lru_cache(maxsize=64)(self._read)
+        self.item_lists = lru_cache(maxsize=256)(self._item_lists)
 
     def _read(self, source_file: str) -> SourceText:
         return read_source(Path(self.corpus.data_dir) / source_file)
 
-    def _outline(self, hits: Sequence[Hit], size: int | None = None) -> list[Evidence]:
+    def _outline(self, question: str, about: str, hits: Sequence[Hit],
+                 size: int | None = None) -> list[Evidence]:
         """The sub-section headings of the section the best hits are about, one Evidence per heading.
 
         「重点做好哪几方面工作」「哪四个‘超前’」 are answered by a section's sub-headings, which no single
-        passage holds. The section is that of the best of the top three hits that has two or more
-        sub-sections — the hit's own section, or its parent when the hit sits in one of the items.
+        passage holds. The candidates are the sections of the top three hits that have two or more
+        sub-sections — the hit's own section, or its parent when the hit sits in one of the items — less those
+        whose sub-headings are of another period than the question's (「2023年工作情况」 for a question about
+        2024) or one of which the question's subject (``about``, plan.py) names (「工作中存在哪几方面问题」
+        asks inside 「二、工作中存在的问题」, not for the report's top-level headings). The first candidate
+        whose sub-headings share a word the subject names (「哪几个‘狠抓’」) wins, else the first.
         """
+        asked = bigrams(about or question)
+        first: tuple[Report, Hit, list[tuple[Section, tuple[int, int]]]] | None = None
+        for report, sec, hit, spans in self._sections_with_parts(hits, size):
+            heads = _Headings(sec, [c for c, _ in spans], report.title)
+            if period_conflict(question, list(sec.path)) or heads.names_an_item(asked):
+                continue
+            if heads.shared & asked:
+                return self._headings(report, hit, spans)
+            first = first or (report, hit, spans)
+        return self._headings(*first) if first else []
+
+    def _sections_with_parts(self, hits: Sequence[Hit], size: int | None) -> Iterator[
+            tuple[Report, Section, Hit, list[tuple[Section, tuple[int, int]]]]]:
+        """The sections of the top three hits (their own, then their parent) with two or more sub-sections
+        (``size`` of them when given), each once, with their sub-headings' spans."""
+        seen: set[str] = set()
         for hit in hits[:3]:
             try:
                 report, section = self.corpus.find_section(hit.section_id)
@@ -143,20 +212,55 @@ class EvidenceSelector:
             for sec in candidates:
                 spans = [(c, sp) for c in sec.children if (sp := heading_span(c)) is not None]
                 # 「哪四个‘超前’」 is not answered by a section of five or ten sub-headings
-                if len(spans) < 2 or (size is not None and len(spans) != size):
+                if len(spans) < 2 or (size is not None and len(spans) != size) or sec.id in seen:
                     continue
-                src = self._source(report.source_file)
-                return [Evidence(
-                    id=0, chunk_id=hit.chunk_id, kind="heading", report_id=report.id,
-                    report_title=report.title, source_file=report.source_file, section_id=c.id,
-                    section_path=list(c.path), text=src.text[a:b], score=hit.score,
-                    line_start=src.line_of(a), line_end=src.line_of(b - 1), char_start=a, char_end=b,
-                ) for c, (a, b) in spans[: self.config.outline_max]]
-        return []
+                seen.add(sec.id)
+                yield report, sec, hit, spans
+
+    def _headings(self, report: Report, hit: Hit,
+                  spans: list[tuple[Section, tuple[int, int]]]) -> list[Evidence]:
+        src = self._source(report.source_file)
+        return [Evidence(
+            id=0, chunk_id=hit.chunk_id, kind="heading", report_id=report.id,
+            report_title=report.title, source_file=report.source_file, section_id=c.id,
+            section_path=list(c.path), text=src.text[a:b], score=hit.score,
+            line_start=src.line_of(a), line_end=src.line_of(b - 1), char_start=a, char_end=b,
+        ) for c, (a, b) in spans[: self.config.outline_max]]
+
+    def _item_lists(self, section_id: str) -> list[ItemList]:
+        """The lists a section's own text writes as enumerated sentences (rag/text/items.py), each item the
+        sentence its enumerator opens; none for a section of another corpus (tests)."""
+        try:
+            report, section = self.corpus.find_section(section_id)
+        except RagError:
+            return []
+        src = self._source(report.source_file)
+        spans: list[tuple[int, int]] = []
+        paragraph_end: list[int] = []  # the end of each sentence's paragraph
+        for p in section.paragraphs:
+            if p.kind != "heading":
+                own = passage_sentences(src.text[p.char_start:p.char_end], p.char_start)
+                spans += own
+                paragraph_end += [p.char_end] * len(own)
+        texts = [src.text[a:b] for a, b in spans]
+
+        def evidence(a: int, b: int) -> Evidence:
+            return Evidence(id=0, chunk_id="", report_id=report.id, report_title=report.title,
+                            source_file=report.source_file, section_id=section.id,
+                            section_path=list(section.path), text=src.text[a:b], score=0.0,
+                            line_start=src.line_of(a), line_end=src.line_of(b - 1), char_start=a, char_end=b)
+
+        out = []
+        for run in item_runs(texts):
+            before = run[0] - 1
+            out.append(ItemList(lead=evidence(*spans[before]) if before >= 0 else None,
+                                announces=before >= 0 and texts[before].rstrip().endswith(("：", ":")),
+                                items=[evidence(*spans[i]) for i in run], end=paragraph_end[run[-1]]))
+        return out
 
     def select(self, question: str, hits: Sequence[Hit], diversify: bool = False,
                enumeration: bool = False, enumeration_size: int | None = None,
-               judged: SpanScore | None = None) -> list[Evidence]:
+               judged: SpanScore | None = None, about: str = "") -> list[Evidence]:
         """Passages for ``question`` from ``hits`` (best first), numbered from 1.
 
         With ``diversify`` (comparisons, 「哪些单位」 questions) hits are taken round-robin across reports
@@ -174,7 +278,7 @@ class EvidenceSelector:
         out: list[Evidence] = []
         used = 0
         if enumeration:
-            for e in self._outline(hits, enumeration_size):
+            for e in self._outline(question, about, hits, enumeration_size):
                 out.append(e.model_copy(update={"id": len(out) + 1}))
                 used += len(e.text)
         n_headings = len(out)

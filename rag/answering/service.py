@@ -199,13 +199,15 @@ class AnswerService:
         judged = judgement.of_span if self.gate(plan) == "judge" else None
         evidence = self.selector.select(standalone, hits, diversify=plan.across_reports,
                                         enumeration=plan.facts.enumeration,
-                                        enumeration_size=plan.list_size, judged=judged)
+                                        enumeration_size=plan.list_size, judged=judged, about=plan.subject)
         grams = query_grams(standalone, self.selector.idf)
         about = " ".join(w for w in (plan.subject, plan.measure) if w)
         subject = query_grams(about, self.selector.idf) if about else {}
+        lists = {e.section_id: self.selector.item_lists(e.section_id)
+                 for e in evidence if e.kind == "passage"}
         return AskContext(question=q, standalone=standalone, mode=mode, plan=plan, hits=hits,
                           evidence=evidence, grams=grams, subject_grams=subject or grams,
-                          judgement=judgement, judged=judged is not None)
+                          judgement=judgement, judged=judged is not None, item_lists=lists)
 
     def context(self, question: str, k: int | None = None) -> AskContext:
         """What the answering stages would read for ``question`` (no history): its plan, hits, evidence and

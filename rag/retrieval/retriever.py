@@ -40,6 +40,18 @@ def half_year_conflict(question: str, section_path: list[str]) -> bool:
     return len(asked) == 1 and bool(named) and not (asked & named)
 
 
+_YEAR_RE = re.compile(r"(20\d\d)年")
+
+
+def period_conflict(question: str, section_path: list[str]) -> bool:
+    """:func:`half_year_conflict`, or the question names one year and the section only others: the
+    「2023年工作情况」 of a report that also holds its 「2024年工作计划」."""
+    asked = set(_YEAR_RE.findall(question))
+    named = set(_YEAR_RE.findall(" ".join(section_path)))
+    return half_year_conflict(question, section_path) or (len(asked) == 1 and bool(named)
+                                                          and not (asked & named))
+
+
 class Filters(BaseModel):
     period: str | None = Field(None, description="e.g. 2023年下半年; matches any period the report names")
     kind: str | None = Field(None, description="总结 or 计划 (reports that are both match either)")

@@ -49,7 +49,9 @@ NUMBER_RE = re.compile(
     rf"|(?P<pct>百分之(?P<pct_v>\d+(?:\.\d+)?|{_CN_PCT}))"
     r"|(?P<q>(?P<q_pre>前)?第?(?:(?<=[前第])\s*)?(?P<q_n>[一二三四1-4])\s*季度)"
     rf"|(?P<ar>(?<![\d.])(?P<ar_v>{_AR_NUM})\s*[余多]?(?P<ar_m>{_MAG_RE})?[余多]?\s*(?P<ar_u>{_UNIT_RE})?)"
-    rf"|(?P<cn>(?P<cn_ord>第)?(?<![{CN_NUM_CHARS}])(?P<cn_v>[{CN_NUM_CHARS}]+)[余多]?(?P<cn_u>{_UNIT_RE}))"
+    # 「第一人民医院」「第二人民法院」 are names: 人民 is no count of people
+    rf"|(?P<cn>(?P<cn_ord>第)?(?<![{CN_NUM_CHARS}])(?P<cn_v>[{CN_NUM_CHARS}]+)[余多]?(?P<cn_u>{_UNIT_RE})"
+    r"(?!(?<=人)民))"
     ")"
 )
 _CN_DIGIT_RE = re.compile("[零〇一二两三四五六七八九十]")

@@ -31,6 +31,14 @@ _ENUM_RE = re.compile(
     r"(?<![一二三四五六七八九十两\d])[一二三四五六七八九十两\d]+(?:个|大|项|条|种)[^，。？?]{0,8}"
     r"(?:是什么|指什么|包括什么|具体指|分别是)"
 )
+# ... of which these ask for a list's items (「哪几方面」「哪四个」「哪些方面」: a report's enumerated
+# measures, reasons, problems), not for the things one sentence may name (「有哪些」「包括哪些」 项目、
+# 学校、展会).
+_ITEMS_RE = re.compile(
+    r"哪几|哪些方面|几个方面|几方面|哪[“‘\"']?(?!一[个项条种家])[一二三四五六七八九十两\d]+[个项大条种方类]|"
+    r"(?<![一二三四五六七八九十两\d])[一二三四五六七八九十两\d]+(?:个|大|项|条|种)[^，。？?]{0,8}"
+    r"(?:是什么|指什么|包括什么|具体指|分别是)"
+)
 # A government body named in the question: a run of name characters ending in an organ suffix, starting
 # after punctuation, a particle or a year. Lazy, so 「县水利局上半年」 yields 「县水利局」.
 _BODY_SUFFIX = rf"(?:{QUESTION_BODY_SUFFIXES})"
@@ -121,6 +129,7 @@ class QuestionFacts:
     measure: str | None = None  # 「多少套」 → 套
     enumeration: bool = False
     enumeration_size: int | None = None  # 「哪四个」 → 4
+    asks_items: bool = False  # an enumeration asking for a list's items (「哪几方面」), not 「有哪些项目」
     bodies: list[BodyMention] = field(default_factory=list)
     years: list[str] = field(default_factory=list)
     premise_numbers: list[str] = field(default_factory=list)
@@ -186,6 +195,7 @@ def read_question(question: str) -> QuestionFacts:
         unit=asked_unit(question),
         measure=asked_measure(question),
         enumeration=_enumeration(norm),
+        asks_items=_enumeration(norm) and bool(_ITEMS_RE.search(norm)),
         enumeration_size=size,
         bodies=_bodies(norm),
         years=sorted(set(_YEAR_RE.findall(norm))),
