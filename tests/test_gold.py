@@ -264,6 +264,29 @@ def test_cross_report_sets_pass_and_are_disjoint() -> None:
     assert not {i.question for i in dev.items} & {i.question for i in sealed.items}
 
 
+def test_issue_29s_cross_report_sets_pass_and_are_disjoint() -> None:
+    """cross-sealed2 (bundled) is checked here; the second corpus's sets where that corpus is at hand
+    (``RAG_SECOND_CORPUS``, default ../shared/corpora/dragonball-zh beside the clone)."""
+    import os
+
+    sealed2 = check(ROOT / "eval" / "cross-sealed2.jsonl", ROOT / "data", counts=False, expect_reports=0)
+    assert sealed2.errors == []
+    assert all(i.complete or i.sides for i in sealed2.items)
+    earlier = {i.question for f in ("cross-dev.jsonl", "cross-sealed.jsonl")
+               for i in check(ROOT / "eval" / f, ROOT / "data", counts=False, expect_reports=0).items}
+    assert not {i.question for i in sealed2.items} & earlier
+    second = Path(os.environ.get("RAG_SECOND_CORPUS", ROOT.parent / "shared" / "corpora" / "dragonball-zh"))
+    if not second.is_dir():
+        pytest.skip(f"second corpus not at {second}")
+    dev, sealed = (check(ROOT / "eval" / "dragonball" / f, second, counts=False, expect_reports=0)
+                   for f in ("cross-dev.jsonl", "cross-sealed.jsonl"))
+    assert dev.errors == [] and sealed.errors == []
+    assert not {i.question for i in dev.items} & {i.question for i in sealed.items}
+    ids = [i.id for f in (ROOT / "eval" / "dragonball").glob("*.jsonl")
+           for i in check(f, second, counts=False, expect_reports=0).items]
+    assert len(ids) == len(set(ids))
+
+
 def test_sides_are_checked_against_their_own_reports(tmp_path: Path) -> None:
     assert run(tmp_path, [_compare_item(), OTHER]).errors == []
     swapped = _compare_item()
