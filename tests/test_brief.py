@@ -169,7 +169,7 @@ def _listed(question: str) -> AskContext:
         return whole.model_copy(update={"text": text, "char_start": a, "char_end": a + len(text)})
 
     ctx.item_lists = {"s1": [ItemList(
-        lead=span("在总结成绩的同时，也清醒认识到工作中存在的问题和不足："), announces=True,
+        lead=span("在总结成绩的同时，也清醒认识到工作中存在的问题和不足："),
         items=[span("一是组织收入工作面临更大压力。"), span("二是优化营商环境面临更高标准，服务统筹不到位。"),
                span("三是带好干部队伍面临更高期待。")], end=len(ITEMS))]}
     return ctx

@@ -28,6 +28,7 @@ from rag.answering.render import span_citation
 from rag.answering.verify import DEFAULT_THRESHOLD, support_score
 from rag.contracts import Citation, Evidence, QuestionPlan
 from rag.text.bigrams import relevance
+from rag.text.items import ENUMERATOR_RE
 from rag.text.sentences import CLAUSE_END_RE, passage_sentences
 
 # How many points each plan kind gets, and their characters in all (the prompt's evidence). Set a priori from
@@ -59,8 +60,6 @@ RELATIVE_BOUND = 0.8
 # A further point must be at least this share as likely (or relevant) as the best one.
 RELATIVE_POINT = 0.5
 
-_LEADING_ENUM_RE = re.compile(r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}是|"
-                              r"[一二三四五六七八九十]{1,3}、|\d{1,2}[.、．])\s*")
 _TRAILING_STOPS = "，,；;。：:、 "  # stripped, not matched: a `[…]+$` search is quadratic on a run of them
 _QUESTION_CHARS = "哪什几多啥谁"
 _ASKS_RE = re.compile(r"多少|几(?![乎]|方面)")
@@ -182,8 +181,8 @@ def select_points(ctx: AskContext) -> list[Evidence]:
         at_most = (plan.list_size or at_most) if kind == "list" else at_most
         first = ranked[0]
         while (first > 0 and cands[first - 1].evidence.id == cands[first].evidence.id
-               and _LEADING_ENUM_RE.match(cands[first].text)
-               and _LEADING_ENUM_RE.match(cands[first - 1].text)):
+               and ENUMERATOR_RE.match(cands[first].text)
+               and ENUMERATOR_RE.match(cands[first - 1].text)):
             first -= 1
         if (kind != "list" and first == ranked[0] and first > 0
                 and cands[first - 1].evidence.id == cands[first].evidence.id):
@@ -194,8 +193,8 @@ def select_points(ctx: AskContext) -> list[Evidence]:
             picked.append(i)
             used += len(cands[i].text)
             i += 1
-        if (len(picked) > 1 and not _LEADING_ENUM_RE.match(cands[picked[0]].text)
-                and _LEADING_ENUM_RE.match(cands[picked[1]].text) and i < len(cands)
+        if (len(picked) > 1 and not ENUMERATOR_RE.match(cands[picked[0]].text)
+                and ENUMERATOR_RE.match(cands[picked[1]].text) and i < len(cands)
                 and cands[i].evidence.id == cands[first].evidence.id and used + len(cands[i].text) <= budget):
             picked.append(i)  # the sentence announcing the items is not one of them
             used += len(cands[i].text)
@@ -243,7 +242,7 @@ def _items(ctx: AskContext, best: _Sentence) -> list[Evidence]:
         items = " ".join(e.text for e in lst.items)
         if inside and relevance(ctx.subject_grams, best.text) > relevance(ctx.subject_grams, items):
             continue
-        return [*([lst.lead] if lst.lead and lst.announces else []), *lst.items[:ITEMS_MAX]]
+        return [*([lst.lead] if lst.lead is not None and lst.announces else []), *lst.items[:ITEMS_MAX]]
     return []
 
 
@@ -335,7 +334,7 @@ def compose(ctx: AskContext, points: Sequence[Evidence]) -> tuple[str, list[Cita
         parent = headings[0].section_path[:-1]
         where = f"《{headings[0].report_title}》{parent[-1] if parent else ''}"
         lines.append(f"{lead}共{len(headings)}项：" if lead else f"{where}列出{len(headings)}项：")
-        lines += [f"{i}. {_item(_LEADING_ENUM_RE.sub('', p.text))}[{cite(p)}]"
+        lines += [f"{i}. {_item(ENUMERATOR_RE.sub('', p.text))}[{cite(p)}]"
                   for i, p in enumerate(headings, start=1)]
         if rest:  # the best sentences, where they stand outside the section the sub-headings divide
             lines.append("相关内容：")
@@ -343,15 +342,15 @@ def compose(ctx: AskContext, points: Sequence[Evidence]) -> tuple[str, list[Cita
     elif plan.kind in ("list", "summary", "why_how") and len(rest) > 1:
         numbered = plan.kind in ("list", "summary")
         items = rest
-        if (numbered and len(rest) > 2 and not _LEADING_ENUM_RE.match(rest[0].text.strip())
-                and _LEADING_ENUM_RE.match(rest[1].text.strip())):
+        if (numbered and len(rest) > 2 and not ENUMERATOR_RE.match(rest[0].text.strip())
+                and ENUMERATOR_RE.match(rest[1].text.strip())):
             # the sentence announcing the items leads them (「今年重点做好三项工作[1]：」)
             lines.append(f"{_item(rest[0].text)}[{cite(rest[0])}]：")
             items = rest[1:]
         else:
             lines.append(f"{lead}：" if lead else "报告中的相关内容：")
         for i, p in enumerate(items, start=1):
-            text = _item(_LEADING_ENUM_RE.sub("", p.text.strip()))
+            text = _item(ENUMERATOR_RE.sub("", p.text.strip()))
             lines.append(f"{i}. {text}[{cite(p)}]" if numbered else f"{text}[{cite(p)}]。")
     elif plan.kind == "compare" and len({p.report_id for p in rest}) > 1:
         # each side's sentence under its report's name
@@ -404,7 +403,7 @@ def _led(lead: str, text: str, point: Evidence) -> str:
 
 def clause_line(ctx: AskContext, point: Evidence) -> str:
     """A point as a line of the brief (without its marker): its clauses about the question, verbatim."""
-    return _item(_clause(_LEADING_ENUM_RE.sub("", point.text.strip()), ctx.grams))
+    return _item(_clause(ENUMERATOR_RE.sub("", point.text.strip()), ctx.grams))
 
 
 def _source(ctx: AskContext, evidence_id: int) -> str:

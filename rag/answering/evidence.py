@@ -148,9 +148,13 @@ class ItemList:
     """A list written as enumerated sentences (「一是…二是…」) in a section's own text."""
 
     lead: Evidence | None  # the sentence before the first item
-    announces: bool  # ... and it announces them (「…问题和不足：」)
     items: list[Evidence]  # each item's enumerated sentence, in order
     end: int  # where the last item's paragraph ends: the list's text runs from its lead to here
+
+    @property
+    def announces(self) -> bool:
+        """Whether the lead announces the items (「…问题和不足：」)."""
+        return self.lead is not None and self.lead.text.rstrip().endswith(("：", ":"))
 
     def holds(self, start: int) -> bool:
         """Whether the sentence starting at ``start`` is the list's lead, an item or in an item's text."""
@@ -254,7 +258,6 @@ class EvidenceSelector:
         for run in item_runs(texts):
             before = run[0] - 1
             out.append(ItemList(lead=evidence(*spans[before]) if before >= 0 else None,
-                                announces=before >= 0 and texts[before].rstrip().endswith(("：", ":")),
                                 items=[evidence(*spans[i]) for i in run], end=paragraph_end[run[-1]]))
         return out
 

@@ -203,8 +203,9 @@ class AnswerService:
         grams = query_grams(standalone, self.selector.idf)
         about = " ".join(w for w in (plan.subject, plan.measure) if w)
         subject = query_grams(about, self.selector.idf) if about else {}
-        lists = {e.section_id: self.selector.item_lists(e.section_id)
-                 for e in evidence if e.kind == "passage"}
+        # only a question counting a list's items reads them (brief.py): none of the others pays for it
+        lists = ({e.section_id: self.selector.item_lists(e.section_id)
+                  for e in evidence if e.kind == "passage"} if plan.facts.asks_items else {})
         return AskContext(question=q, standalone=standalone, mode=mode, plan=plan, hits=hits,
                           evidence=evidence, grams=grams, subject_grams=subject or grams,
                           judgement=judgement, judged=judged is not None, item_lists=lists)

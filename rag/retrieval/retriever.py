@@ -22,7 +22,7 @@ from rag.retrieval.index import SearchIndex
 from rag.text.bigrams import BigramIdf, query_grams, relevance
 from rag.text.lexicon import HALF_YEARS
 from rag.text.normalize import normalize_for_search
-from rag.text.question import asks_enumeration
+from rag.text.question import YEAR_RE, asks_enumeration
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -40,14 +40,11 @@ def half_year_conflict(question: str, section_path: list[str]) -> bool:
     return len(asked) == 1 and bool(named) and not (asked & named)
 
 
-_YEAR_RE = re.compile(r"(20\d\d)年")
-
-
 def period_conflict(question: str, section_path: list[str]) -> bool:
     """:func:`half_year_conflict`, or the question names one year and the section only others: the
     「2023年工作情况」 of a report that also holds its 「2024年工作计划」."""
-    asked = set(_YEAR_RE.findall(question))
-    named = set(_YEAR_RE.findall(" ".join(section_path)))
+    asked = set(YEAR_RE.findall(question))
+    named = set(YEAR_RE.findall(" ".join(section_path)))
     return half_year_conflict(question, section_path) or (len(asked) == 1 and bool(named)
                                                           and not (asked & named))
 

@@ -24,21 +24,18 @@ _ACROSS_RE = re.compile(
     r"哪些(?:单位|部门|地方|地区|机构|县|区|镇|乡|村|局)|哪几(?:个|家)(?:单位|部门|地方)|各(?:单位|部门|地)|"
     r"分别|相比|比较|对比|有何(?:不同|区别|异同)|有什么(?:不同|区别|异同)|异同|都(?:有|在|提到)|共同"
 )
-# An enumeration inside one report, which a section's sub-headings may answer: 「哪几方面」「哪四个‘超前’」
-# 「‘四个强化’是什么」「包括哪些」 (「哪一个」 asks for one).
-_ENUM_RE = re.compile(
-    r"哪几|哪些方面|哪[“‘\"']?(?!一[个项条种家])[一二三四五六七八九十两\d]+[个项大条种方类]|几个方面|几方面|包括哪些|有哪些|"
-    r"(?<![一二三四五六七八九十两\d])[一二三四五六七八九十两\d]+(?:个|大|项|条|种)[^，。？?]{0,8}"
-    r"(?:是什么|指什么|包括什么|具体指|分别是)"
-)
-# ... of which these ask for a list's items (「哪几方面」「哪四个」「哪些方面」: a report's enumerated
-# measures, reasons, problems), not for the things one sentence may name (「有哪些」「包括哪些」 项目、
-# 学校、展会).
-_ITEMS_RE = re.compile(
+# An enumeration that asks for a list's items (「哪几方面」「哪四个‘超前’」「‘四个强化’是什么」「哪些方面」: a
+# report's enumerated measures, reasons, problems, which a section's sub-headings or its 「一是…二是…」 may
+# answer; 「哪一个」 asks for one) ...
+_ITEMS = (
     r"哪几|哪些方面|几个方面|几方面|哪[“‘\"']?(?!一[个项条种家])[一二三四五六七八九十两\d]+[个项大条种方类]|"
     r"(?<![一二三四五六七八九十两\d])[一二三四五六七八九十两\d]+(?:个|大|项|条|种)[^，。？?]{0,8}"
     r"(?:是什么|指什么|包括什么|具体指|分别是)"
 )
+_ITEMS_RE = re.compile(_ITEMS)
+# ... or for the things one sentence may name (「有哪些」「包括哪些」 项目、学校、展会): an enumeration inside
+# one report either way.
+_ENUM_RE = re.compile(rf"{_ITEMS}|包括哪些|有哪些")
 # A government body named in the question: a run of name characters ending in an organ suffix, starting
 # after punctuation, a particle or a year. Lazy, so 「县水利局上半年」 yields 「县水利局」.
 _BODY_SUFFIX = rf"(?:{QUESTION_BODY_SUFFIXES})"
@@ -62,7 +59,7 @@ _NOT_A_NAME_RE = re.compile(r"哪|什么|多少|几|怎|如何|是否|所在|那
                             r"希望|计划|要求|多长|多久|时间")
 _PREPOSITION_RE = re.compile(r"按照?|根据|依据|依照|配合|协助|会同|联合|受|经由")
 _LEAD_RE = re.compile(r"^(?:有一?[个份家]|[一两二三那这该每]份|那个|这个|该|某个?)")
-_YEAR_RE = re.compile(r"(20\d{2})\s*年")
+YEAR_RE = re.compile(r"(20\d{2})\s*年")  # a year named: 「2023年」
 # The size of the enumeration asked for: 「哪四个‘超前’」「哪六项」「‘四个强化’是什么」. It is what is asked,
 # not a premise to check against the text (which may say 「六制」), and an outline must have that many items.
 _COUNT_ASKED_RE = re.compile(
@@ -198,6 +195,6 @@ def read_question(question: str) -> QuestionFacts:
         asks_items=_enumeration(norm) and bool(_ITEMS_RE.search(norm)),
         enumeration_size=size,
         bodies=_bodies(norm),
-        years=sorted(set(_YEAR_RE.findall(norm))),
+        years=sorted(set(YEAR_RE.findall(norm))),
         premise_numbers=numbers,
     )
