@@ -164,10 +164,14 @@ def _table_cells(line: str) -> list[str] | None:
     return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line[1:-1])]
 
 
+_MARKED_PIECE_RE = re.compile(r".*?(?:\[\d+\])+")
+
+
 def _claim_lines(answer: Answer) -> list[str]:
     """Sentences of the answer that state something (notes and headers excluded). A sentence without
     markers takes those of the next marked sentence on its line: 「A。B。[1]」 cites [1] for both. In a
-    table, each cited cell is a claim; the header, the report's metadata cells and 「未提及」 are not."""
+    table, each cited cell (each marked clause of it) is a claim; the header, the report's metadata cells
+    and 「未提及」 are not."""
     out: list[str] = []
     for line in answer.answer.splitlines():
         if not line.strip() or _NOTE_RE.match(line.strip()) or (
@@ -175,7 +179,8 @@ def _claim_lines(answer: Answer) -> list[str]:
             continue  # a note, or a header that introduces the lines after it (「…下列各项：」「…共4项：」)
         cells = _table_cells(line)
         if cells is not None:
-            out.extend(c for c in cells if _MARKERS.search(c))
+            # a cell quoting several clauses marks each (「A[1]；B[2]」): each clause is a claim
+            out.extend(piece.lstrip("；;，, ") for c in cells for piece in _MARKED_PIECE_RE.findall(c))
             continue
         pending: list[str] = []
         for sentence in split_sentences(line):
@@ -197,7 +202,7 @@ def _supports(sentence: str, numbers: Sequence[str], evidence: str) -> bool:
         number_supported(n, evidence) for n in numbers)
 
 
-def _report_key(file: str, title: str) -> str:
+def report_key(file: str, title: str) -> str:
     return f"{file}|{title}"
 
 
@@ -206,7 +211,7 @@ def reports_found(answer: Answer) -> set[str]:
     if answer.refused:
         return set()
     cited = {n for row in answer.table.rows for cell in row for n in cell.citations} if answer.table else None
-    return {_report_key(c.source_file, c.report_title) for c in answer.citations
+    return {report_key(c.source_file, c.report_title) for c in answer.citations
             if cited is None or c.n in cited}
 
 
@@ -223,11 +228,11 @@ def side_figures(item: GoldItem, answer: Answer) -> tuple[int, int]:
     """(side figures shown, of them shown in a unit citing that side's report)."""
     if not item.sides or answer.refused:
         return 0, 0
-    report_of = {c.n: _report_key(c.source_file, c.report_title) for c in answer.citations}
+    report_of = {c.n: report_key(c.source_file, c.report_title) for c in answer.citations}
     units = _cited_units(answer)
     shown = right = 0
     for side in item.sides:
-        own = _report_key(side.file, side.report_title)
+        own = report_key(side.file, side.report_title)
         for fact in side.key_facts:
             alts = [a for a in alternatives(fact) if re.search(r"\d", a)]
             holding = [markers for text, markers in units if any(squash(a) in squash(text) for a in alts)]
@@ -269,7 +274,7 @@ def score(item: GoldItem, answer: Answer) -> QuestionRecord:
     found_own = [f for f in item.key_facts if found_alternative(f, own) is not None]
     recall = precision = None
     if item.complete:
-        gold = {_report_key(s.file, s.report_title) for s in item.sources}
+        gold = {report_key(s.file, s.report_title) for s in item.sources}
         listed = reports_found(answer)
         recall = len(gold & listed) / len(gold)
         precision = len(gold & listed) / len(listed) if listed else None

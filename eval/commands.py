@@ -76,6 +76,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "answered unanswerable question costs when the threshold is chosen (default: %(default)s)")
     c.add_argument("--dry-run", action="store_true", help="print the figures; write no weights")
     c.set_defaults(func=_calibrate)
+    s = sub.add_parser("calibrate-scan", help="fit the one threshold of the judged report scan on the "
+                       "complete cross-report dev questions of two corpora; write rag/answering/scan.json",
+                       description="Judges every report for each complete aggregate question of "
+                       "eval/cross-dev.jsonl and of the second corpus's cross-dev set, writes the rows to "
+                       "eval/judge/scan-<corpus>.jsonl.gz and picks the lowest threshold reaching the stated "
+                       "precision (eval/scan_fit.py).")
+    s.add_argument("--second", type=Path, default=PROJECT_ROOT.parent / "shared/corpora/dragonball-zh",
+                   help="folder of the second corpus (default: %(default)s)")
+    s.add_argument("--second-gold", type=Path, default=PROJECT_ROOT / "eval/dragonball/cross-dev.jsonl",
+                   help="its cross-report dev questions (default: %(default)s)")
+    s.add_argument("--precision", type=float, default=0.90,
+                   help="the stated precision (default: %(default)s)")
+    s.add_argument("--refit", action="store_true", help="choose from the row files already in eval/judge/")
+    s.add_argument("--dry-run", action="store_true", help="print the figures; write no threshold")
+    s.set_defaults(func=_calibrate_scan)
 
 
 # The functions below import what they use when the command runs, not at the top: this module is imported
@@ -257,6 +272,24 @@ def _calibrate(args: argparse.Namespace) -> int:
     if missing:
         raise RagError(f"no pair files {', '.join(missing)}: run `rag eval calibrate` without --refit first")
     print_report(calibrate(files, cost=args.cost, write=not args.dry_run))
+    return 0
+
+
+def _calibrate_scan(args: argparse.Namespace) -> int:
+    from eval.scan_fit import JUDGE_DIR, ScanSpec, calibrate, collect, print_report, write_rows
+    from rag import app
+
+    settings = Settings()
+    specs = [ScanSpec("bundled", settings.data_dir, (PROJECT_ROOT / "eval/cross-dev.jsonl",)),
+             ScanSpec(args.second.name.split("-")[0] or "second", args.second, (args.second_gold,))]
+    files = {s.name: JUDGE_DIR / f"scan-{s.name}.jsonl.gz" for s in specs}
+    if not args.refit:
+        encoder = app.open_encoder(settings)
+        for spec in specs:
+            if not spec.folder.is_dir():
+                raise RagError(f"corpus folder {spec.folder} not found (give --second, or --refit)")
+            write_rows(collect(spec, eval_service(settings, spec.folder, encoder)), files[spec.name])
+    print_report(calibrate(files, args.precision, write=not args.dry_run))
     return 0
 
 

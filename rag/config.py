@@ -336,6 +336,10 @@ class AnswerConfig(BaseModel):
         "issue 27; kept to measure one against the other); none: no gate (the calibration's view).")
     cell_chars: int = Field(90, ge=20, description="A table cell quotes at most this many characters of its "
                             "clause (cut at clause marks around the best-matching clause).")
+    row_points: int = Field(3, ge=1, description="A report's row quotes at most this many of its "
+                            "sentences on the subject, each at or above the scan threshold (the best "
+                            "first): a report states a subject in several places (「召开总河长会议」"
+                            "「‘蚌埠河长’巡河APP」). Set a priori (a cell stays readable), not swept.")
 
 
 class TunedConfig(BaseModel):

@@ -90,6 +90,8 @@ class Scope(BaseModel):
     place: str | None = Field(None, description="A place named apart from a body: 「枫香塘村」「XX街道」.")
     period: str | None = Field(None, description="「2023年下半年」「2024年」「上半年」.")
     report_kind: Literal["总结", "计划"] | None = Field(None, description="A summary or a plan, when asked.")
+    compilation: str | None = Field(None, description="A compilation (汇编, 专辑) the question limits itself "
+                                                      "to, as written: 「局机关材料汇编」.")
 
 
 class QuestionPlan(BaseModel):

@@ -170,3 +170,23 @@ def test_an_outline_naming_the_asked_item_or_another_year_is_not_the_answer(serv
     a = service.ask("界首市某镇乡村振兴工作站2024年工作计划有哪几项重点？", mode="extractive")
     headings = [e for e in a.evidence if e.kind == "heading"]
     assert headings and all("2024年" in e.section_path[0] for e in headings)
+
+
+def test_the_judged_scan_names_who_said_it_and_quotes_each_reports_points(service):
+    """The scan decided by the fitted model (scan.json) over the judge's sentences: every row at or above its
+    threshold, 单位 from the title or else from the report's own text, several clauses each marked."""
+    scanner = service.scanner
+    assert scanner.judged
+    plan_q = "哪些单位的报告谈到了老年助餐或老年食堂？"
+    answer = service.ask(plan_q, mode="extractive")
+    assert answer.table is not None and not answer.refused
+    _verbatim(service, answer)
+    by_title = {f"《{r.title}》": r for r in service.corpus.reports}
+    for cells in answer.table.rows:
+        report = by_title[cells[1].text]
+        expected = scanner.speakers.get(report.id) or report.issuing_body or "—"
+        assert cells[0].text == expected
+        assert all(f"[{n}]" in cells[3].text or len(cells[3].citations) == 1 for n in cells[3].citations)
+    assert any(len(cells[3].citations) > 1 for cells in answer.table.rows)
+    assert any(not by_title[cells[1].text].issuing_body and cells[0].text != "—"
+               for cells in answer.table.rows)

@@ -47,6 +47,39 @@ def test_who_and_aggregate_questions_scan_every_report(question, kind, body_kind
 def test_a_who_question_about_one_named_body_is_answered_the_ordinary_way():
     plan = read_plan("县水利局有哪些单位参加了防汛演练？")
     assert not plan.scans_reports
+    # companies one report lists are a list inside it, not a question across reports
+    plan = read_plan("经济开发区新组建的医化集团打算合资成立哪几家公司？")
+    assert plan.kind == "list" and not plan.across_reports
+
+
+@pytest.mark.parametrize(("question", "kind", "subject"), [
+    ("哪些法院的判决书把被告人定为交通肇事罪？", "who", "被告人定为交通肇事罪"),
+    ("哪几份判决书审理的是挪用公款案？", "aggregate", "审理的是挪用公款案"),
+    ("哪些患者被诊断为贫血？", "aggregate", "被诊断为贫血"),
+    ("哪些病历提到了磁共振（MRI）检查？", "aggregate", "磁共振或MRI检查"),
+    ("哪些患者做过超声检查（包括B超、彩超）？", "aggregate", "过超声检查或B超或彩超"),
+    ("哪些公司提到了碳排放？", "who", "碳排放"),
+])
+def test_documents_people_and_organisations_of_other_genres_are_counted_across_reports(question, kind,
+                                                                                     subject):
+    plan = read_plan(question)
+    assert (plan.kind, plan.subject, plan.scope.body_kind) == (kind, subject, None)
+    assert plan.scans_reports
+
+
+@pytest.mark.parametrize(("question", "compilation", "subject"), [
+    ("在《2023年下半年工作计划材料专辑》里，哪些单位提到了防汛？", "2023年下半年工作计划材料专辑", "防汛"),
+    ("在局机关汇编里，哪些单位提到了安全生产？", "局机关汇编", "安全生产"),
+])
+def test_a_compilation_named_in_the_question_is_its_scope_not_its_subject(question, compilation, subject):
+    plan = read_plan(question)
+    assert (plan.scope.compilation, plan.subject, plan.scope.period) == (compilation, subject, None)
+    assert plan.scans_reports
+
+
+def test_two_sides_named_by_a_person_and_a_court_are_two_courts():
+    plan = read_plan("柿园市碧落区法院的茅某某和夕照市晴川区法院的狄某某，两人的刑期各是多少？")
+    assert [s.body for s in plan.sides] == ["柿园市碧落区法院", "夕照市晴川区法院"]
 
 
 @pytest.mark.parametrize(("question", "labels"), [
@@ -142,6 +175,44 @@ def test_tables_need_no_model_and_say_so(real_corpus, fake_retriever):
 def test_nothing_found_is_refused_with_the_nearest_sections(service):
     answer = service.ask("哪些单位提到了火星移民计划？", mode="extractive")
     assert answer.refused and answer.refusal_code == "off_topic" and answer.table is None
+
+
+def test_a_compilation_limits_the_rows_and_is_named_in_the_answer(service, real_corpus):
+    answer = service.ask("在局机关汇编里，哪些单位提到了安全生产？", mode="extractive")
+    assert not answer.refused and answer.table is not None
+    title = "各级局机关2023年上半年工作总结暨下半年工作计划材料汇编（6篇）"
+    assert answer.answer.startswith(f"在《{title}》中共找到")
+    assert {c.source_file for c in answer.citations} == {"002_052bd2239a47e2bc.txt"}
+
+
+def test_a_compilation_the_library_lacks_is_out_of_scope_with_the_ones_it_has(service):
+    answer = service.ask("在2022年防汛汇编里，哪些单位提到了防汛？", mode="extractive")
+    assert answer.refused and answer.refusal_code == "out_of_scope"
+    assert "2022年防汛汇编" in (answer.refusal_reason or "") and "材料专辑" in (answer.refusal_reason or "")
+
+
+def test_a_field_in_everyday_words_finds_the_bodies_of_its_official_name(service):
+    answer = service.ask("哪些环保部门提到了秸秆禁烧？", mode="extractive")
+    assert answer.refusal_code != "out_of_scope"
+    assert service.scanner.reports_for(read_plan("哪些环保部门提到了秸秆禁烧？"))
+    assert all("生态环境" in (service.scanner.reports[i].issuing_body or "")
+               for i in service.scanner.reports_for(read_plan("哪些环保部门提到了秸秆禁烧？")))
+
+
+def test_a_row_quoting_several_clauses_marks_each(real_corpus):
+    from rag.answering.scan import Mention
+    from rag.answering.tables import report_rows
+    from rag.retrieval.chunking import chunk_corpus
+
+    chunk = next(c for c in chunk_corpus(real_corpus) if c.chunk_type == "text" and len(c.text) > 120)
+    report = next(r for r in real_corpus.reports if r.id == chunk.report_id)
+    a, b = chunk.char_start, chunk.char_start + 20
+    second = Mention(report, chunk, b + 30, b + 60, 0.5, 0.5)
+    row = Mention(report, chunk, a, b, 0.9, 0.5, more=(second,), speaker="繁昌区")
+    cells, evidence, citations = next(report_rows([row]))
+    assert cells[0].text == "繁昌区" and [c.n for c in citations] == [1, 2] and len(evidence) == 2
+    assert cells[3].text.endswith("[2]") and "[1]；" in cells[3].text and cells[3].citations == [1, 2]
+    assert markdown(Table(kind="reports", columns=["原文要点"], rows=[[cells[3]]])).count("[1]") == 1
 
 
 def test_a_kind_of_body_the_corpus_lacks_is_out_of_scope(service):

@@ -308,7 +308,10 @@ function sourceLabel(src) {
 }
 
 // A cell's text with its citation numbers, as the Markdown and CSV copies carry them.
-function cellText(cell) { return cell.text + cell.citations.map((n) => `[${n}]`).join(""); }
+// a cell's markers: after each of its clauses (a row quoting several) or, else, at its end
+function cellText(cell) {
+  return cell.text + cell.citations.filter((n) => !cell.text.includes(`[${n}]`)).map((n) => `[${n}]`).join("");
+}
 
 function tableMarkdown(table) {
   const row = (cells) => "| " + cells.map((c) => c.replace(/\s+/g, " ").replace(/\|/g, "\\|")).join(" | ") + " |";

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.answering.evidence import EvidenceSelector, whole_passage
-from rag.answering.scan import clause_window, is_heading, word_grams
+from rag.answering.scan import ReportScanner, clause_window, is_heading, word_grams
 from rag.answering.scope import ScopeChecker
 from rag.answering.verify.binding import bound
 from rag.config import AnswerConfig
@@ -80,12 +80,13 @@ class Comparer:
     """Loaded once with the index; ``sides`` resolves a plan's sides, ``points`` fills them."""
 
     def __init__(self, retriever: Retriever, reports: list[Report], scope: ScopeChecker,
-                 selector: EvidenceSelector, config: AnswerConfig):
+                 selector: EvidenceSelector, config: AnswerConfig, scanner: ReportScanner | None = None):
         self.retriever = retriever
         self.reports = reports
         self.scope = scope
         self.selector = selector
         self.config = config
+        self.scanner = scanner  # judges a side's sentences where none holds the subject's words
 
     def _side_reports(self, scope: Scope) -> list[Report]:
         """The reports that are this side's. First those of its body (by header or by place and field) or
@@ -192,8 +193,27 @@ class Comparer:
                 continue
             side.points = self._sentences(side, grams)
             if not side.points:
-                # no sentence holds the subject's words (「重点工作」): what the side's search found first
-                side.points = self._sentences(side, {}, floor=0.0)[:2]
+                # no sentence holds the subject's words (「刑期」 where a judgment says 「判处有期徒刑四年」,
+                # 「重点工作」): the side's sentences the report scan judges best, else what its search found
+                side.points = self._judged(plan, side, 2) or self._sentences(side, {}, floor=0.0)[:2]
+
+    def _judged(self, plan: QuestionPlan, side: Side, n: int) -> list[Point]:
+        """The side's ``n`` sentences the report scan's model judges best for the subject (scan.py), each
+        with its chunk as a passage of the side; none without a fitted scan."""
+        if self.scanner is None or not self.scanner.judged:
+            return []
+        grams = word_grams(plan.subject or plan.facts.text, self.retriever.idf)
+        by_chunk = {e.chunk_id: e for e in side.evidence}
+        points = []
+        for p, c in self.scanner.best_sentences(plan, {r.id for r in side.reports}, n):
+            chunk = self.retriever.index.chunks[c.chunk]
+            e = by_chunk.get(chunk.chunk_id)
+            if e is None:
+                e = by_chunk[chunk.chunk_id] = whole_passage(chunk, len(side.evidence) + 1, p)
+                side.evidence.append(e)
+            lo, hi = clause_window(c.text, grams, self.config.cell_chars)
+            points.append(Point(e, c.start + lo, c.start + hi, p, _heading(e)))
+        return points
 
     def _figures(self, plan: QuestionPlan, side: Side, grams: dict[str, float]) -> list[Point]:
         by_id = {e.id: e for e in side.evidence}

@@ -193,16 +193,13 @@ class Judge:
 
         def add(hit: Hit, pos: int, only: set[int] | None) -> None:
             chunk = index.chunks[pos]
-            spans, vectors = self._sentences(pos)
-            heading = " ".join(chunk.section_path)
-            context = f"{self.headers.get(chunk.report_id, '')} {normalize_for_search(heading)}"
-            for j, (a, b) in enumerate(spans):
+            spans, vectors = self.sentences_of(pos)
+            for j, (a, _) in enumerate(spans):
                 key = (chunk.source_file, chunk.char_start + a)
                 if key in seen or (only is not None and j not in only):
                     continue
                 seen.add(key)
-                out.append(Candidate(hit, chunk.char_start + a, chunk.char_start + b, chunk.text[a:b],
-                                     context, pos))
+                out.append(self.candidate(hit, pos, j))
                 rows.append(vectors[j])
 
         text_hits = [(h, self.retriever.position[h.chunk_id]) for h in hits
@@ -213,7 +210,7 @@ class Judge:
             others = [p for p in self.sections.get(index.chunks[pos].section_id, ()) if p != pos]
             scored: list[tuple[float, int, int]] = []
             for p in others:
-                spans, vectors = self._sentences(p)
+                spans, vectors = self.sentences_of(p)
                 if len(spans):
                     sims = vectors @ qv[: vectors.shape[1]]
                     scored.extend((float(sim), p, j) for j, sim in enumerate(sims))
@@ -225,6 +222,14 @@ class Judge:
                 add(hit, p, js)
         matrix = np.vstack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
         return out, matrix
+
+    def candidate(self, hit: Hit, pos: int, j: int) -> Candidate:
+        """Sentence ``j`` of the chunk at index position ``pos``, judged as part of ``hit``."""
+        chunk = self.retriever.index.chunks[pos]
+        a, b = self.sentences_of(pos)[0][j]
+        heading = normalize_for_search(" ".join(chunk.section_path))
+        context = f"{self.headers.get(chunk.report_id, '')} {heading}"
+        return Candidate(hit, chunk.char_start + a, chunk.char_start + b, chunk.text[a:b], context, pos)
 
     def focus(self, hits: Sequence[Hit], judgement: Judgement) -> list[Hit]:
         """The hits with each section's chunk swapped for the one holding the section's best sentence, when
@@ -246,7 +251,7 @@ class Judge:
             out.append(h)
         return out
 
-    def _sentences(self, pos: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+    def sentences_of(self, pos: int) -> tuple[list[tuple[int, int]], np.ndarray]:
         """A chunk's sentence spans and vectors: from the index, or (an in-memory index: tests, baselines)
         embedded now and remembered."""
         index = self.retriever.index
@@ -266,14 +271,23 @@ class Judge:
 
     def judge(self, question: str, plan: QuestionPlan, hits: Sequence[Hit]) -> Judgement:
         norm = normalize_for_search(question)
-        full = self.retriever.query_vector(norm)
-        qv = matryoshka(full.reshape(1, -1), min(SENTENCE_DIM, full.shape[0]))[0]
+        qv = self.question_vector(norm)
         cands, matrix = self.candidates(hits, qv)
+        return self.judge_candidates(norm, plan, cands, matrix @ qv[: matrix.shape[1]])
+
+    def question_vector(self, norm: str) -> np.ndarray:
+        """The question's embedding cut to the sentence vectors' size (the search's own vector, reused)."""
+        full = self.retriever.query_vector(norm)
+        return matryoshka(full.reshape(1, -1), min(SENTENCE_DIM, full.shape[0]))[0]
+
+    def judge_candidates(self, norm: str, plan: QuestionPlan, cands: Sequence[Candidate],
+                         dense: np.ndarray) -> Judgement:
+        """The probabilities of ``cands`` (their cosines to the question: ``dense``); the report scan
+        (scan.py) judges its own candidates, one report's best sentences each, with this."""
         if not cands:
             return Judgement()
-        dense = matrix @ qv[: matrix.shape[1]]
         feats = self.features(norm, plan, cands, dense)
-        return Judgement(cands, self.probabilities(feats), feats)
+        return Judgement(list(cands), self.probabilities(feats), feats)
 
     def features(self, norm: str, plan: QuestionPlan, cands: Sequence[Candidate],
                  dense: np.ndarray) -> list[list[float]]:

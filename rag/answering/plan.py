@@ -17,7 +17,16 @@ from __future__ import annotations
 import re
 
 from rag.contracts import PlanKind, QuestionPlan, Scope
-from rag.text.lexicon import GENERIC_TAILS, PERIODS, PLACE_UNITS, QUESTION_BODY_SUFFIXES
+from rag.text.lexicon import (
+    ACROSS_BODIES,
+    ACROSS_DOCUMENTS,
+    ACROSS_ORGANISATIONS,
+    ACROSS_PERSONS,
+    GENERIC_TAILS,
+    PERIODS,
+    PLACE_UNITS,
+    QUESTION_BODY_SUFFIXES,
+)
 from rag.text.normalize import normalize_for_search
 from rag.text.question import QuestionFacts, read_question
 
@@ -26,20 +35,20 @@ from rag.text.question import QuestionFacts, read_question
 # 「哪些单位」「哪几个区县」「哪些民政部门」「有几份报告」: the bodies (or reports) across the corpus that
 # state something. Group 1 is the kind of body asked about (「民政」), group 2 what is counted.
 _WHO_RE = re.compile(
-    r"(?:哪些|哪几(?:个|家|份|所)?|有几份|多少份)"
+    r"(?:哪些|哪几(?:个|家|份|所|位|名)?|有几份|多少份)"
     r"([\u4e00-\u9fff]{0,4}?)"
-    r"(单位|部门|机构|地方|地区|区县|县区|县市区|乡镇|镇街|街道|社区|村|县|区|镇|乡|局|委|办|中心|"
-    r"报告|材料|总结|计划|文件)"
+    rf"({ACROSS_BODIES}|{ACROSS_ORGANISATIONS}|{ACROSS_DOCUMENTS}|{ACROSS_PERSONS})"
 )
-# What a who-question counts when it is reports, not bodies: a row per report.
-_REPORT_NOUNS = ("报告", "材料", "总结", "计划", "文件")
+_ORGANISATION_RE = re.compile(ACROSS_ORGANISATIONS)
+# What a who-question counts when it is reports (or the one person each is about), not bodies.
+_REPORT_NOUNS_RE = re.compile(rf"(?:{ACROSS_DOCUMENTS}|{ACROSS_PERSONS})")
 # Kinds of body that are administrative levels, not fields: matched against a report's level.
 LEVEL_KINDS = {"乡镇": "乡镇", "镇街": "镇街道", "街道": "街道", "社区": "社区村", "村": "村", "县": "县",
                "区": "区", "镇": "镇", "乡": "乡", "区县": "区县", "县区": "区县", "县市区": "区县市"}
 # The verbs that carry a who-question to its subject: 「哪些单位|提到了|安全生产检查」, and where they say it
 # (「的材料里」「在2023年的工作计划或总结中」).
-_WHO_VERB_RE = re.compile(r"(?:的|在)?(?:[^。？?]{0,14}(?:报告|材料|总结|计划|文件)"
-                          r"(?:里|中|内|(?=[都也还曾已均明专具重提谈说讲涉部写给])))?"
+_WHO_VERB_RE = re.compile(rf"(?:的|在)?(?:[^。？?]{{0,14}}(?:{ACROSS_DOCUMENTS})"
+                          r"(?:里|中|内|上|(?=[都也还曾已均明专具重提谈说讲涉部写给记把对将最判被审])))?"
                           r"(?:都|也|还|曾|已|均|明确|专门|具体|重点|正在|曾经)*"
                           r"(?:提到了?|谈到了?|说到了?|讲到了?|提及了?|涉及了?|提出了?|部署了?|写到了?|给出了?|"
                           r"有关于|关于|在|正在|有|把|将|对)?"
@@ -54,7 +63,7 @@ _LEVEL_UNIT_RE = re.compile(r"的?(?:单位|部门|机构|政府)")
 # 「河长制（河湖长制）」「第五次全国经济普查（五经普）」: another name for the same thing, either counts.
 # The name before the bracket is looked at behind (two characters), not captured: a captured run would be
 # rescanned from every position of a long run of name characters, quadratic on a long text.
-_ALIAS_RE = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9]{2})[（(]([^（）()]{2,12})[）)]")
+_ALIAS_RE = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9]{2})[（(](?:包括|包含|含|如|即)?([^（）()]{2,12})[）)]")
 # 「发放消费券来促进消费」: what follows a purpose word says why, not what is done.
 _PURPOSE_RE = re.compile(r"(?:来|用来|用于|以便|从而|进而|以此)"
                          r"(?:促进|推动|提升|提高|保障|实现|加强|带动|解决)")
@@ -73,6 +82,10 @@ _SUMMARY_RE = re.compile(r"总体情况|整体情况|主要成效|主要成绩|�
 
 _MONTHS = r"\d{1,2}\s*[-—至到~]\s*\d{1,2}\s*月(?:份)?"  # 「1-10月」
 _PERIOD_RE = re.compile(rf"(?:20\d{{2}}\s*年(?:度)?)?(?:{PERIODS}|{_MONTHS})|20\d{{2}}\s*年(?:度)?")
+# 「在《2023年下半年工作计划材料专辑》里」「局机关那本汇编中」: one compilation (a file) of the library. Its
+# title's words say which; its period and kind words are the compilation's, not the question's scope.
+_COMPILATION_RE = re.compile(r"《?([^《》，,。？?\s]{0,30}?(?:专辑|汇编|合集|选编|文集))》?"
+                             r"(?:[里中内]|当中|之中)?")
 _KIND_RE = re.compile(r"工作(?:总结|计划|安排|思路|要点)|总结|计划")
 # A place named apart from a body: 「枫香塘村」「中华南路街道」「XX镇」: the unit, and the name characters
 # before it back to a word that cannot be part of a name (a particle, a verb of assignment, an organ suffix).
@@ -130,7 +143,8 @@ _ASKS_NAME_RE = re.compile(r"(?:长|书记|主任|负责人|同志)的?(?:叫什
 
 
 # 「两个区财政局」「各县」「哪些民政部门」: a kind of body, not one body.
-_GENERIC_BODY_RE = re.compile(rf"^(?:两个|几个|各|哪些|哪几个|多个|所有|各个)|(?:{GENERIC_TAILS})$")
+_GENERIC_BODY_RE = re.compile(rf"^(?:两个|几个|各|哪些|哪几个|多个|所有|各个)|(?:{GENERIC_TAILS})$|"
+                              rf"^在?(?:{ACROSS_ORGANISATIONS})$")  # 「在医院病历里」: no hospital named
 
 
 # -- the two sides of a comparison, as the question names them -------------------------------------------
@@ -200,7 +214,7 @@ def _places(norm: str, bodies: list[str]) -> list[str]:
 def _kind(norm: str, facts: QuestionFacts, n_scopes: int) -> PlanKind:
     who = _WHO_RE.search(norm)
     if who:
-        return "aggregate" if who.group(2) in _REPORT_NOUNS else "who"
+        return "aggregate" if _REPORT_NOUNS_RE.fullmatch(who.group(2)) else "who"
     if _COMPARE_RE.search(norm) and n_scopes >= 2:
         return "compare"
     if facts.asks_quantity:
@@ -265,6 +279,8 @@ def _who(norm: str) -> tuple[str | None, str] | None:
     if m is None:
         return None
     kind_words, noun = m.group(1), m.group(2)
+    if _REPORT_NOUNS_RE.fullmatch(noun):  # 「哪些刑事案件」: a kind of document or case, not of body
+        kind_words = ""
     kind = LEVEL_KINDS.get(noun) if noun in LEVEL_KINDS and not kind_words else None
     if kind_words:
         kind_words = re.sub(r"^(?:个|家|份|所|的|级)", "", kind_words)
@@ -292,6 +308,10 @@ def read_plan(question: str) -> QuestionPlan:
     """The plan of ``question`` (a standalone question: follow-ups are rewritten first)."""
     norm = normalize_for_search(question)
     facts = read_question(question)
+    compilation = None
+    if (c := _COMPILATION_RE.search(norm)) is not None:
+        compilation = re.sub(r"^(?:在|从|于|按)|的?那?(?:本|个|份)$", "", c.group(1)) or c.group(1)
+        norm = norm[: c.start()] + "，" + norm[c.end():]
     period, periods = _periods(norm)
     kind_m = _KIND_RE.search(norm)
     report_kind = None
@@ -303,7 +323,7 @@ def read_plan(question: str) -> QuestionPlan:
     places = [p for p in _places(norm, bodies) if not _LEVELS_ONLY_RE.match(p)]
     place = places[0] if places else None
     body = bodies[0] if bodies else None
-    scope = Scope(body=body, place=place, period=period, report_kind=report_kind)
+    scope = Scope(body=body, place=place, period=period, report_kind=report_kind, compilation=compilation)
     # one side per named body (or place, or period) when the question sets two against each other
     side_names = bodies if len(bodies) >= 2 else places if len(places) >= 2 else []
     sides = [Scope(body=b if side_names is bodies else None, place=b if side_names is places else None,
@@ -345,11 +365,15 @@ def read_plan(question: str) -> QuestionPlan:
         own = body or next((b.text for b in read_question(_THAT_ONE_RE.sub("的", norm)).bodies), None)
         if own and not _GENERIC_BODY_RE.search(own):
             scope = scope.model_copy(update={"body": own})
+            who_m = _WHO_RE.search(norm)
+            if who_m is not None and _ORGANISATION_RE.fullmatch(who_m.group(2)):
+                kind = "list"  # 「医化集团…成立哪几家公司」: the companies one report names
         elif not place and (who := _who(unscoped)) is not None:
             body_kind, who_subject = who
             subject = who_subject or subject
-            scope = scope.model_copy(update={"body_kind": body_kind,
-                                             "body": None if body_kind else scope.body})
+            # a kind of body, or a generic one (「各区法院」「在医院」), is no body of the question's own
+            generic = body_kind or _GENERIC_BODY_RE.search(scope.body or "")
+            scope = scope.model_copy(update={"body_kind": body_kind, "body": None if generic else scope.body})
     return QuestionPlan(
         kind=kind, subject=subject, measure=measure, unit=facts.unit or facts.measure, scope=scope,
         sides=sides if kind == "compare" else [], premises=list(facts.premise_numbers),

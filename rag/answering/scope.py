@@ -37,7 +37,7 @@ _PLACE_UNIT_RE = re.compile(rf"(?:{PLACE_UNITS})$")
 # What an organ's name ends in; the rest names its field: 「商务局」 → 商务.
 _ORGAN_SUFFIX_RE = re.compile(r"(?:委员会|办公室|管理局|局|委|办|厅|署|中心|站|所|科|部门|系统)$")
 # How often a report names a place when it is that place's report, not a mention in passing.
-_PLACE_MENTIONS = 5
+PLACE_MENTIONS = 5
 
 
 def place_names(body: str) -> list[str]:
@@ -153,7 +153,7 @@ class ScopeChecker:
             if len(field) < 2 or not places:
                 continue
             out.extend(r for r in self.reports if r not in out and field in self.texts[r.id]
-                       and all(self.texts[r.id].count(p) >= _PLACE_MENTIONS for p in places))
+                       and all(self.texts[r.id].count(p) >= PLACE_MENTIONS for p in places))
         return self._same_place(body, out)
 
     def mentioning(self, name: str) -> list[Report]:
@@ -181,7 +181,7 @@ class ScopeChecker:
                                      for g in self.text_grams.values()):
                     return ScopeVerdict(False, f"报告库中没有关于「{scope.place}」的材料")
                 # 「颍东区2022年」: the reports of that place (that name it again and again) cover 2023 only
-                own = [r for r in self.reports if self.texts[r.id].count(name) >= _PLACE_MENTIONS] \
+                own = [r for r in self.reports if self.texts[r.id].count(name) >= PLACE_MENTIONS] \
                     if len(name) >= 2 else []
                 verdict = self._period(plan, scope.place, own, mentioned_years=True)
                 if verdict is not None:

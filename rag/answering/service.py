@@ -35,6 +35,7 @@ from rag.answering.quantity import quantity_gap
 from rag.answering.render import missing_premises, refusal
 from rag.answering.scan import ReportScanner
 from rag.answering.scope import ScopeChecker
+from rag.answering.speakers import speakers_of
 from rag.answering.tables import compare_answer, report_rows, reports_answer
 from rag.answering.verify.binding import Statement, bound, states_detail
 from rag.config import AnswerConfig
@@ -101,9 +102,11 @@ class AnswerService:
         idf = getattr(retriever, "idf", None) or BigramIdf(c.search_text for c in retriever.index.chunks)
         self.selector = EvidenceSelector(corpus, idf, self.config)
         self.scope = ScopeChecker(corpus)
-        self.scanner = ReportScanner(retriever, corpus.reports, self.scope, self.config)
-        self.comparer = Comparer(retriever, list(corpus.reports), self.scope, self.selector, self.config)
         self.judge = Judge(retriever, corpus, idf, self.scope.text_grams)
+        self.scanner = ReportScanner(retriever, corpus.reports, self.scope, self.config, self.judge,
+                                     speakers=speakers_of(corpus))
+        self.comparer = Comparer(retriever, list(corpus.reports), self.scope, self.selector, self.config,
+                                 self.scanner)
 
     def warm_up(self) -> None:
         """Pay one-off costs before the first user does: the query encoder's first call, and the LLM's
@@ -228,6 +231,12 @@ class AnswerService:
             yield AnswerEvent(answer=self._finish(refusal(ctx, "out_of_scope", verdict.reason), timings, t0))
             return True
         if ctx.plan.scans_reports:
+            asked = ctx.plan.scope.compilation
+            if asked and self.scanner.compilation(ctx.plan) is None:
+                known = "、".join(f"《{t}》" for t in sorted(set(self.scanner.compilations().values())))
+                reason = f"报告库中没有「{asked}」这本汇编（现有：{known}）"
+                yield AnswerEvent(answer=self._finish(refusal(ctx, "out_of_scope", reason), timings, t0))
+                return True
             kind = ctx.plan.scope.body_kind
             if kind and not self.scanner.reports_for(ctx.plan):
                 reason = f"报告库中没有{kind}{'' if kind[-1] in '县区镇乡村道' else '部门'}的报告"
@@ -236,9 +245,10 @@ class AnswerService:
             rows = []
             for row in report_rows(self.scanner.scan(ctx.plan)):
                 rows.append(row)
-                cells, _, citation = row
-                yield RowEvent(columns=["单位", "报告", "时期", "原文要点"], row=cells, citations=[citation])
-            answer = reports_answer(ctx, rows) if rows else refusal(ctx, "off_topic")
+                cells, _, citations = row
+                yield RowEvent(columns=["单位", "报告", "时期", "原文要点"], row=cells, citations=citations)
+            answer = (reports_answer(ctx, rows, self.scanner.where(ctx.plan)) if rows
+                      else refusal(ctx, "off_topic"))
             yield AnswerEvent(answer=self._finish(_no_llm(answer), timings, t0))
             return True
         sides = self.comparer.sides(ctx.plan)

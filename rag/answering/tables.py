@@ -27,7 +27,8 @@ NO_MORE = "—"
 
 
 def _cell_text(cell: TableCell) -> str:
-    return cell.text + "".join(f"[{n}]" for n in cell.citations)
+    """The cell with its citation markers: those its text does not already hold after each clause."""
+    return cell.text + "".join(f"[{n}]" for n in cell.citations if f"[{n}]" not in cell.text)
 
 
 def markdown(table: Table) -> str:
@@ -77,27 +78,42 @@ def aligned(table: Table, max_width: int = 48) -> str:
 # -- who / aggregate ------------------------------------------------------------------------------------
 
 
-def report_rows(mentions: list[Mention]) -> Iterator[tuple[list[TableCell], Evidence, Citation]]:
-    """One row per report: 单位 | 报告 | 时期 | 原文要点 [n], with the passage and citation it rests on."""
-    for n, m in enumerate(mentions, start=1):
-        e = whole_passage(m.chunk, n, m.score)
-        citation = span_citation(n, e, m.start, m.end)
+Row = tuple[list[TableCell], list[Evidence], list[Citation]]
+
+
+def report_rows(mentions: list[Mention]) -> Iterator[Row]:
+    """One row per report: 单位 | 报告 | 时期 | 原文要点 [n]…, with the passages and citations it rests on (a
+    row quotes its best clause, and the report's further clauses on the subject: Mention.more)."""
+    n = 0
+    for m in mentions:
+        evidence, citations = [], []
+        for point in (m, *m.more):
+            n += 1
+            e = whole_passage(point.chunk, n, point.score)
+            evidence.append(e)
+            citations.append(span_citation(n, e, point.start, point.end))
         r = m.report
-        yield ([TableCell(text=r.issuing_body or "—"), TableCell(text=f"《{r.title}》"),
+        quotes = [" ".join(c.quote.split()) for c in citations]
+        # one clause: verbatim, its marker at the end; several: each marked, joined by 「；」
+        points = quotes[0] if len(quotes) == 1 else "；".join(
+            q.rstrip("。；;，,") + f"[{c.n}]" for q, c in zip(quotes, citations, strict=True))
+        yield ([TableCell(text=m.speaker or r.issuing_body or "—"), TableCell(text=f"《{r.title}》"),
                 TableCell(text="、".join(r.periods) or "—"),
-                TableCell(text=" ".join(citation.quote.split()), citations=[n])], e, citation)
+                TableCell(text=points, citations=[c.n for c in citations])], evidence, citations)
 
 
-def reports_answer(ctx: AskContext, rows: list[tuple[list[TableCell], Evidence, Citation]]) -> Answer:
+def reports_answer(ctx: AskContext, rows: list[Row], where: str = "") -> Answer:
+    """The count line and the table; ``where``: the scope scanned (「《…汇编》、2023年下半年的工作计划」)."""
     table = Table(kind="reports", columns=REPORT_COLUMNS, rows=[cells for cells, _, _ in rows])
     bodies = {cells[0].text for cells, _, _ in rows}
     subject = ctx.plan.subject or "所问内容"
-    count = f"共有{len(rows)}份报告提到「{subject}」"
+    count = (f"在{where}中共找到{len(rows)}份报告提到「{subject}」" if where
+             else f"共有{len(rows)}份报告提到「{subject}」")
     if ctx.plan.kind == "who" and len(bodies) != len(rows):
         count += f"（{len(bodies)}个单位）"
     text = f"{count}：\n\n{markdown(table)}"
-    return ctx.answer(answer=text, refused=False, table=table, citations=[c for _, _, c in rows],
-                      evidence=[e for _, e, _ in rows])
+    return ctx.answer(answer=text, refused=False, table=table, citations=[c for _, _, cs in rows for c in cs],
+                      evidence=[e for _, es, _ in rows for e in es])
 
 
 # -- compare ----------------------------------------------------------------------------------------------

@@ -45,6 +45,21 @@ DOCUMENT_KINDS = (
 SELF_REFERENCES = (r"[本该我](?:院|公司|局|委|办|厅|镇|乡|县|区|市|单位|中心|医院)"
                    r"|(?:^|(?<=[，。；：、,.;:\s]))(?:公司|集团|医院)")
 
+# What a question across reports counts (「哪些单位」「哪几份判决书」「哪些患者」, rag/answering/plan.py):
+# bodies; documents; or the person a document is about (a judgment's defendant, a record's patient: one
+# per report, so a row per report as for documents).
+ACROSS_BODIES = r"单位|部门|机构|地方|地区|区县|县区|县市区|乡镇|镇街|街道|社区|村|县|区|镇|乡|局|委|办|中心"
+# Organisations that a report may also list inside itself (「医化集团打算合资成立哪几家公司」): across
+# reports only when the question names no body of its own.
+ACROSS_ORGANISATIONS = r"法院|检察院|医院|学校|公司|企业"
+ACROSS_DOCUMENTS = r"报告|材料|总结|计划|文件|判决书|裁定书|判决|文书|病历|病案|案件|案子"
+ACROSS_PERSONS = r"患者|病人|被告人|当事人"
+
+# Words that deny what follows in their clause: 「无高血压病史」「否定贫血」「并无对青霉素过敏」. Not the
+# words that only look so: 未来, 无为 (a city), 无人机, 无缝, 排除隐患 (removing, not denying), 非遗.
+NEGATIONS = (r"并无|未见|未发现|否认|否定|已排除|没有|不伴|不存在|并非|未(?!来|成年)|"
+             r"无(?![为人缝锡论线偿纸害障菌机形限私])")
+
 # The generic end of a colloquial name: 「城管部门」「民政系统」 name an organ, not a unit called 部门.
 GENERIC_TAILS = r"部门|单位|系统"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.text.lexicon import LEVELS, QUESTION_BODY_SUFFIXES
+from rag.text.lexicon import ACROSS_BODIES, ACROSS_DOCUMENTS, ACROSS_PERSONS, LEVELS, QUESTION_BODY_SUFFIXES
 from rag.text.normalize import normalize_for_search
 from rag.text.numerals import cn_number
 from rag.text.quantities import extract_numbers
@@ -21,7 +21,8 @@ _QUANTITY_RE = re.compile(
 )
 # Comparisons and enumerations across bodies: evidence must come from several reports.
 _ACROSS_RE = re.compile(
-    r"哪些(?:单位|部门|地方|地区|机构|县|区|镇|乡|村|局)|哪几(?:个|家)(?:单位|部门|地方)|各(?:单位|部门|地)|"
+    rf"(?:哪些|哪几(?:个|家|份|位))[\u4e00-\u9fff]{{0,4}}?(?:{ACROSS_BODIES}|{ACROSS_DOCUMENTS}|{ACROSS_PERSONS})|"
+    r"各(?:单位|部门|地)|"
     r"分别|相比|比较|对比|有何(?:不同|区别|异同)|有什么(?:不同|区别|异同)|异同|都(?:有|在|提到)|共同"
 )
 # An enumeration that asks for a list's items (「哪几方面」「哪四个‘超前’」「‘四个强化’是什么」「哪些方面」: a
@@ -43,7 +44,8 @@ _BODY_SUFFIX = rf"(?:{QUESTION_BODY_SUFFIXES})"
 # are words (「社有资产」), not a 所 or 社 followed by 有.
 _BODY_RE = re.compile(
     rf"(?:^|(?<=[\s，,。？?！!、：:；;“”\"和与及的在对从向]))"
-    rf"((?:(?!的)[\u4e00-\u9fffA-Za-z]){{0,14}}?{_BODY_SUFFIX})(?<!所(?=有))(?<!社(?=有))(?<!所(?=在))"
+    # never across a person (「茅某某和夕照市晴川区法院」 is a person and a court, not one name)
+    rf"((?:(?!的|(?:某+|患者|病人|被告人?)[和与及跟同])[\u4e00-\u9fffA-Za-z]){{0,14}}?{_BODY_SUFFIX})(?<!所(?=有))(?<!社(?=有))(?<!所(?=在))"
     # A name ends where a particle, a verb or a time word follows: 「麻阳县教育局|计划让…」.
     rf"(?:(?=[\d\s，,。？?！!、的在和与及对是有为从将驻派（(计让要希认打准说按今全本新已于把开推完实自那审判给收凭]|"
     rf"上半年|下半年|年|$)"
