@@ -28,6 +28,8 @@ from eval.conditions import Condition, check_pins, flatten, resolved_tuned
 from eval.provenance import embedding_fingerprint, file_sha256, git_state, llm_fingerprint, machine
 from eval.retrieval import evaluate
 from rag import app  # through the module: tests replace app.open_encoder with a fake
+from rag.answering.judge import WEIGHTS_PATH
+from rag.answering.scan import CALIBRATION_PATH
 from rag.answering.service import AnswerService
 from rag.config import DEFAULTS, Settings
 from rag.corpus import Corpus, load_corpus
@@ -37,6 +39,7 @@ from rag.retrieval.chunking import fixed_chunks
 from rag.retrieval.index import SearchIndex, embed_chunks, memory_index
 from rag.retrieval.retriever import Retriever
 
+FITTED = {"judge": WEIGHTS_PATH, "scan": CALIBRATION_PATH}  # the fitted decisions answers depend on
 FIXED_CHARS = 400  # the naive baselines' window: the size of our chunks, without their structure
 
 
@@ -170,6 +173,7 @@ class Runner:
             "gold": {"path": str(gold) if gold else None,
                      "sha256": file_sha256(gold) if gold and gold.is_file() else None},
             "index": None,
+            "fitted": {name: file_sha256(path)[:16] for name, path in FITTED.items() if path.is_file()},
         }
         if cond.kind == "answers" and cond.mode == "llm":
             if cond.llm_model not in self._llm_fingerprints:

@@ -63,3 +63,9 @@ def test_without_coefficients_the_score_is_the_judges_probability():
 def test_a_sentence_that_denies_the_subject_is_marked(sentence, denied):
     subject = {g: 1.0 for g in bigrams("高血压") | bigrams("贫血") | bigrams("青霉素过敏")}
     assert negates(sentence, [subject]) is denied
+
+
+def test_a_negation_inside_the_subject_is_no_denial():
+    subject = {g: 1.0 for g in bigrams("无烟") | bigrams("评比活动")}
+    assert not negates("积极开展无烟单位创建评比活动。", [subject])
+    assert negates("本年度未开展评比活动。", [subject])

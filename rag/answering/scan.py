@@ -65,6 +65,9 @@ def negates(sentence: str, alternatives: list[dict[str, float]]) -> bool:
         return False
     last = max(hits)
     clause = re.split(r"[，,；;。：:]", text[max(0, last - 12) : last])[-1]
+    for grams in alternatives:  # the subject's own words are no negation (「无烟单位」 for 「无烟」)
+        for g in grams:
+            clause = clause.replace(g, "  ")
     return bool(_NEGATION_RE.search(clause))
 
 
