@@ -387,7 +387,7 @@ class ReportScanner:
                 c = index.chunks[pos]
                 cand = judge.candidate(hit_of(c, rank[pos], float(fused[pos]), float(chunk_dense[pos]),
                                               float(chunk_bm25[pos])), pos, j)
-                key = (c.source_file, cand.start)
+                key = (c.report_id, cand.start)  # overlapping chunks repeat a sentence
                 # a sentence that denies the subject (「无高血压病史」「否定贫血」) does not state it
                 if (key in seen or is_heading(cand.text, c.section_path) or negates(cand.text, alternatives)
                         or (plan.scope.period and half_year_conflict(plan.scope.period, c.section_path))):
