@@ -164,7 +164,18 @@ def _table_cells(line: str) -> list[str] | None:
     return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line[1:-1])]
 
 
-_MARKED_PIECE_RE = re.compile(r".*?(?:\[\d+\])+")
+_MARKER_RUN_RE = re.compile(r"(?:\[\d+\])+")
+
+
+def _marked_pieces(cell: str) -> list[str]:
+    """The clauses of a cell, each up to and with its markers (「A[1]；B[2]」 → 「A[1]」「；B[2]」); text
+    after the last marker carries none and is left out. (Slices between marker runs: a lazy 「.*?[n]」
+    pattern would rescan to the end from every position.)"""
+    out, start = [], 0
+    for m in _MARKER_RUN_RE.finditer(cell):
+        out.append(cell[start : m.end()])
+        start = m.end()
+    return out
 
 
 def _claim_lines(answer: Answer) -> list[str]:
@@ -180,7 +191,7 @@ def _claim_lines(answer: Answer) -> list[str]:
         cells = _table_cells(line)
         if cells is not None:
             # a cell quoting several clauses marks each (「A[1]；B[2]」): each clause is a claim
-            out.extend(piece.lstrip("；;，, ") for c in cells for piece in _MARKED_PIECE_RE.findall(c))
+            out.extend(piece.lstrip("；;，, ") for c in cells for piece in _marked_pieces(c))
             continue
         pending: list[str] = []
         for sentence in split_sentences(line):

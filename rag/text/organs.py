@@ -103,7 +103,7 @@ _ORGAN_WORDS = sorted({w for k, ws in FIELD_ORGANS.items() for w in (k, *ws)} | 
                       | {_ORG_TAIL_RE.sub("", v) for v in ORGAN_ALIASES.values()}, key=len, reverse=True)
 _WORD_BEFORE_RE = re.compile(r"(?:^|[省市县区州盟旗镇乡村Xx×某和与及、（(\[［]|[省市县区州党]委|街道|社区|"
                              r"国家|" + "|".join(map(re.escape, _ORGAN_WORDS)) + ")$")
-_CLOSING_RE = re.compile(r"[\]］)）」】\s]+$")
+_CLOSING = "]］)）」】"  # stripped from a name's end with whitespace (a 「[\s]+$」 pattern is quadratic)
 
 
 def field_organ_words(field: str) -> tuple[str, ...]:
@@ -125,7 +125,7 @@ def names_field(body_name: str, field: str) -> bool:
     cost is a place written without its unit (「淮南商务局」), which is not matched."""
     words = field_organ_words(field)
     for name in dict.fromkeys((body_name, full_organ_name(body_name))):
-        name = _CLOSING_RE.sub("", name)
+        name = name.rstrip(_CLOSING + " \t\r\n\u3000")
         for word in words:
             for m in re.finditer(re.escape(word), name):
                 if m.end() == len(name) or _WORD_BEFORE_RE.search(name[: m.start()]):
