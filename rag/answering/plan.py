@@ -47,7 +47,8 @@ LEVEL_KINDS = {"乡镇": "乡镇", "镇街": "镇街道", "街道": "街道", "�
                "区": "区", "镇": "镇", "乡": "乡", "区县": "区县", "县区": "区县", "县市区": "区县市"}
 # The verbs that carry a who-question to its subject: 「哪些单位|提到了|安全生产检查」, and where they say it
 # (「的材料里」「在2023年的工作计划或总结中」).
-_WHO_VERB_RE = re.compile(rf"(?:的|在)?(?:[^。？?]{{0,14}}(?:{ACROSS_DOCUMENTS})"
+# (Only the commonest document words here: each alternative is tried at up to 14 positions.)
+_WHO_VERB_RE = re.compile(r"(?:的|在)?(?:[^。？?]{0,14}(?:报告|材料|总结|计划|文件|判决书|病历)"
                           r"(?:里|中|内|上|(?=[都也还曾已均明专具重提谈说讲涉部写给记把对将最判被审])))?"
                           r"(?:都|也|还|曾|已|均|明确|专门|具体|重点|正在|曾经)*"
                           r"(?:提到了?|谈到了?|说到了?|讲到了?|提及了?|涉及了?|提出了?|部署了?|写到了?|给出了?|"
@@ -84,8 +85,9 @@ _MONTHS = r"\d{1,2}\s*[-—至到~]\s*\d{1,2}\s*月(?:份)?"  # 「1-10月」
 _PERIOD_RE = re.compile(rf"(?:20\d{{2}}\s*年(?:度)?)?(?:{PERIODS}|{_MONTHS})|20\d{{2}}\s*年(?:度)?")
 # 「在《2023年下半年工作计划材料专辑》里」「局机关那本汇编中」: one compilation (a file) of the library. Its
 # title's words say which; its period and kind words are the compilation's, not the question's scope.
-_COMPILATION_RE = re.compile(r"《?([^《》，,。？?\s]{0,30}?(?:专辑|汇编|合集|选编|文集))》?"
-                             r"(?:[里中内]|当中|之中)?")
+_COMPILATION_END_RE = re.compile(r"(?:专辑|汇编|合集|选编|文集)》?(?:[里中内]|当中|之中)?")
+_NOT_IN_COMPILATION = set("《》，,。？? \t\n")
+_COMPILATION_CHARS = 30
 _KIND_RE = re.compile(r"工作(?:总结|计划|安排|思路|要点)|总结|计划")
 # A place named apart from a body: 「枫香塘村」「中华南路街道」「XX镇」: the unit, and the name characters
 # before it back to a word that cannot be part of a name (a particle, a verb of assignment, an organ suffix).
@@ -309,9 +311,16 @@ def read_plan(question: str) -> QuestionPlan:
     norm = normalize_for_search(question)
     facts = read_question(question)
     compilation = None
-    if (c := _COMPILATION_RE.search(norm)) is not None:
-        compilation = re.sub(r"^(?:在|从|于|按)|的?那?(?:本|个|份)$", "", c.group(1)) or c.group(1)
-        norm = norm[: c.start()] + "，" + norm[c.end():]
+    if (c := _COMPILATION_END_RE.search(norm)) is not None:
+        # the name runs back from its 汇编/专辑 to a bracket or a mark (read backwards: a pattern that
+        # looks forward for the end from every position would rescan a long text)
+        start, floor = c.start(), max(0, c.start() - _COMPILATION_CHARS)
+        while start > floor and norm[start - 1] not in _NOT_IN_COMPILATION:
+            start -= 1
+        name = norm[start : c.end()].rstrip("》里中内当之")
+        compilation = re.sub(r"^(?:在|从|于|按)|的?那?(?:本|个|份)$", "", name) or name
+        lead = 1 if start > 0 and norm[start - 1] == "《" else 0
+        norm = norm[: start - lead] + "，" + norm[c.end():]
     period, periods = _periods(norm)
     kind_m = _KIND_RE.search(norm)
     report_kind = None

@@ -101,8 +101,14 @@ _ASKING_RE = re.compile(r"^(?:负责|主管|分管|管(?![委理])|搞|抓)(?=..
 # organ's word (「工信商务局」「文化旅游体育局」).
 _ORGAN_WORDS = sorted({w for k, ws in FIELD_ORGANS.items() for w in (k, *ws)} | set(ORGAN_ALIASES)
                       | {_ORG_TAIL_RE.sub("", v) for v in ORGAN_ALIASES.values()}, key=len, reverse=True)
-_WORD_BEFORE_RE = re.compile(r"(?:^|[省市县区州盟旗镇乡村Xx×某和与及、（(\[［]|[省市县区州党]委|街道|社区|"
-                             r"国家|" + "|".join(map(re.escape, _ORGAN_WORDS)) + ")$")
+# What an organ's word may follow (checked with str methods: one pattern with every organ word in it,
+# anchored at the end, rescans from every position of a long text).
+_BEFORE_CHARS = frozenset("省市县区州盟旗镇乡村Xx×某和与及、（([［")
+_BEFORE_WORDS = ("省委", "市委", "县委", "区委", "州委", "党委", "街道", "社区", "国家", *_ORGAN_WORDS)
+
+
+def _word_may_start(prefix: str) -> bool:
+    return not prefix or prefix[-1] in _BEFORE_CHARS or prefix.endswith(_BEFORE_WORDS)
 _CLOSING = "]］)）」】"  # stripped from a name's end with whitespace (a 「[\s]+$」 pattern is quadratic)
 
 
@@ -120,7 +126,7 @@ def names_field(body_name: str, field: str) -> bool:
     words stands in the name as a word of its own.
 
     Without a word segmenter (rag.text imports no jieba) a word counts where it opens the name, follows
-    what may stand before an organ's word (_WORD_BEFORE_RE), or closes the name (the kind of body:
+    what may stand before an organ's word (_word_may_start), or closes the name (the kind of body:
     「…人民法院」). So 「县人民政府」 is no 民政 body (民政 follows 人) and 「区财政局」 no 政 body; the
     cost is a place written without its unit (「淮南商务局」), which is not matched."""
     words = field_organ_words(field)
@@ -128,6 +134,6 @@ def names_field(body_name: str, field: str) -> bool:
         name = name.rstrip(_CLOSING + " \t\r\n\u3000")
         for word in words:
             for m in re.finditer(re.escape(word), name):
-                if m.end() == len(name) or _WORD_BEFORE_RE.search(name[: m.start()]):
+                if m.end() == len(name) or _word_may_start(name[: m.start()]):
                     return True
     return False
