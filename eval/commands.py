@@ -66,10 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "corpus (eval/gold.jsonl, eval/holdout.jsonl) and of a second corpus, writes them "
                        "to eval/judge/pairs-<corpus>.jsonl.gz, fits the judge on each corpus and tests it on "
                        "the other, then fits it on both (eval/calibrate.py).")
-    c.add_argument("--second", type=Path, default=PROJECT_ROOT.parent / "shared/corpora/dragonball-zh",
-                   help="folder of the second corpus (default: %(default)s)")
-    c.add_argument("--second-gold", type=Path, default=PROJECT_ROOT / "eval/dragonball/tune.jsonl",
-                   help="its tuning questions (default: %(default)s)")
+    _second_corpus(c, "eval/dragonball/tune.jsonl", "its tuning questions")
     c.add_argument("--refit", action="store_true", help="fit from the pair files already in eval/judge/ "
                    "(no retrieval: seconds)")
     c.add_argument("--cost", type=float, default=1.0, help="how many refused answerable questions one "
@@ -82,15 +79,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "eval/cross-dev.jsonl and of the second corpus's cross-dev set, writes the rows to "
                        "eval/judge/scan-<corpus>.jsonl.gz and picks the lowest threshold reaching the stated "
                        "precision (eval/scan_fit.py).")
-    s.add_argument("--second", type=Path, default=PROJECT_ROOT.parent / "shared/corpora/dragonball-zh",
-                   help="folder of the second corpus (default: %(default)s)")
-    s.add_argument("--second-gold", type=Path, default=PROJECT_ROOT / "eval/dragonball/cross-dev.jsonl",
-                   help="its cross-report dev questions (default: %(default)s)")
+    _second_corpus(s, "eval/dragonball/cross-dev.jsonl", "its cross-report dev questions")
     s.add_argument("--precision", type=float, default=0.90,
                    help="the stated precision (default: %(default)s)")
     s.add_argument("--refit", action="store_true", help="choose from the row files already in eval/judge/")
     s.add_argument("--dry-run", action="store_true", help="print the figures; write no threshold")
     s.set_defaults(func=_calibrate_scan)
+
+
+def _second_corpus(parser: argparse.ArgumentParser, gold: str, what: str) -> None:
+    """--second and --second-gold: the other corpus a fit is made and tested on."""
+    parser.add_argument("--second", type=Path, default=PROJECT_ROOT.parent / "shared/corpora/dragonball-zh",
+                        help="folder of the second corpus (default: %(default)s)")
+    parser.add_argument("--second-gold", type=Path, default=PROJECT_ROOT / gold,
+                        help=f"{what} (default: %(default)s)")
 
 
 # The functions below import what they use when the command runs, not at the top: this module is imported
@@ -276,7 +278,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _calibrate_scan(args: argparse.Namespace) -> int:
-    from eval.scan_fit import JUDGE_DIR, ScanSpec, calibrate, collect, print_report, write_rows
+    from eval.calibrate import write_pairs
+    from eval.scan_fit import JUDGE_DIR, ScanSpec, calibrate, collect, print_report
     from rag import app
 
     settings = Settings()
@@ -288,7 +291,7 @@ def _calibrate_scan(args: argparse.Namespace) -> int:
         for spec in specs:
             if not spec.folder.is_dir():
                 raise RagError(f"corpus folder {spec.folder} not found (give --second, or --refit)")
-            write_rows(collect(spec, eval_service(settings, spec.folder, encoder)), files[spec.name])
+            write_pairs(collect(spec, eval_service(settings, spec.folder, encoder)), files[spec.name])
     print_report(calibrate(files, args.precision, write=not args.dry_run))
     return 0
 

@@ -15,9 +15,7 @@ precision allows. Reported first: the threshold chosen on one corpus and the fig
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +24,11 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.answers import report_key
+from eval.calibrate import read_pairs
 from eval.check_gold import read_gold
 from eval.provenance import git_state
 from rag.answering.plan import read_plan
 from rag.answering.scan import SCAN_FEATURES, ReportScanner, ScanCalibration, dump_calibration
-from rag.storage import replace_file
 
 JUDGE_DIR = Path(__file__).with_name("judge")
 # Sentences judged per report: the nearest to the question by the sentence vectors (plus those holding the
@@ -67,16 +65,6 @@ def collect(spec: ScanSpec, service, per_report: int = PER_REPORT, progress: boo
                          "sentences": np.round(feats, 5).tolist()})
         rows.extend({**head, "report": key, "label": 1, "sentences": []} for key in sorted(gold - seen))
     return rows
-
-
-def write_rows(rows: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-    replace_file(path, gzip.compress(data, mtime=0))
-
-
-def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()]
 
 
 def scores(rows: Sequence[dict], model: ScanCalibration) -> list[float]:
@@ -137,7 +125,7 @@ def fit(rows: Sequence[dict], per_report: int) -> ScanCalibration:
 
 def calibrate(files: dict[str, Path], target: float, per_report: int = PER_REPORT,
               write: bool = True) -> dict:
-    rows = {name: read_rows(path) for name, path in files.items()}
+    rows = {name: read_pairs(path) for name, path in files.items()}
     judge_only = ScanCalibration(threshold=0.0, per_report=per_report, target_precision=target)
     report: dict = {"target_precision": target, "across": {}}
     t = choose(rows, judge_only, target)

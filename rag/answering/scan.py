@@ -319,16 +319,17 @@ class ReportScanner:
         sentences at or above ``bar``, in the order the report states them."""
         assert self.calibration is not None
         out = []
+        alternatives = self._alternatives(plan)  # once per question, not per report
         for report, cands, rows in self.candidates(plan):
             scores = self.calibration.probabilities(rows)
             order = [int(i) for i in np.argsort(-scores, kind="stable")]
             top = order[0]
-            best = self._mention(report, cands[top], plan, float(scores[top]), float(rows[top, 3]))
+            best = self._mention(report, cands[top], alternatives, float(scores[top]), float(rows[top, 3]))
             more: list[Mention] = []
             for i in order[1:]:
                 if scores[i] < bar or len(more) + 1 >= self.config.row_points:
                     break
-                m = self._mention(report, cands[i], plan, float(scores[i]), float(rows[i, 3]))
+                m = self._mention(report, cands[i], alternatives, float(scores[i]), float(rows[i, 3]))
                 if all(m.end <= o.start or o.end <= m.start or m.chunk.source_file != o.chunk.source_file
                        for o in (best, *more)):
                     more.append(m)
@@ -416,10 +417,9 @@ class ReportScanner:
                   for c, p in zip(cands, self.calibration.probabilities(rows), strict=True)]
         return sorted(scored, key=lambda t: -t[0])[:n]
 
-    def _mention(self, report: Report, cand: Candidate, plan: QuestionPlan, score: float,
+    def _mention(self, report: Report, cand: Candidate, alternatives: list[dict[str, float]], score: float,
                  dense: float) -> Mention:
         """The row of ``report``: its sentence ``cand`` cut to the clauses that hold the subject."""
-        alternatives = self._alternatives(plan)
         grams = max(alternatives, key=lambda g: relevance(g, cand.text))
         lo, hi = clause_window(cand.text, grams, self.config.cell_chars)
         return Mention(report, self.retriever.index.chunks[cand.chunk], cand.start + lo, cand.start + hi,
